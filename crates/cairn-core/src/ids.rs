@@ -1,0 +1,123 @@
+//! Identifier newtypes. Entity ids are UUIDs; chunk and pack ids are 32-byte
+//! hashes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+
+macro_rules! uuid_id {
+    ($name:ident, $field:literal) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub uuid::Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7())
+            }
+
+            /// Parses a request field; `field` names it in the error.
+            pub fn parse(value: &str, field: &str) -> Result<Self, Error> {
+                uuid::Uuid::parse_str(value)
+                    .map(Self)
+                    .map_err(|_| Error::invalid(field, "must be a UUID"))
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s, $field)
+            }
+        }
+
+        impl From<uuid::Uuid> for $name {
+            fn from(value: uuid::Uuid) -> Self {
+                Self(value)
+            }
+        }
+    };
+}
+
+uuid_id!(CompanyId, "company_id");
+uuid_id!(UserId, "user_id");
+uuid_id!(AgentId, "agent_id");
+uuid_id!(SnapshotId, "snapshot_id");
+
+macro_rules! hash_id {
+    ($name:ident) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            pub const LEN: usize = 32;
+
+            /// Reads a 32-byte id from a request field; `field` names it in the error.
+            pub fn from_slice(bytes: &[u8], field: &str) -> Result<Self, Error> {
+                <[u8; 32]>::try_from(bytes)
+                    .map(Self)
+                    .map_err(|_| Error::invalid(field, format!("must be 32 bytes, got {}", bytes.len())))
+            }
+
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+
+            pub fn from_hex(value: &str, field: &str) -> Result<Self, Error> {
+                let bytes = hex::decode(value).map_err(|_| Error::invalid(field, "must be hexadecimal"))?;
+                Self::from_slice(&bytes, field)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.to_hex())
+            }
+        }
+    };
+}
+
+hash_id!(ChunkId);
+hash_id!(PackId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_uuid_names_the_field() {
+        let err = CompanyId::parse("nope", "company_id").unwrap_err();
+        assert!(err.to_string().contains("company_id"));
+    }
+
+    #[test]
+    fn chunk_id_needs_32_bytes() {
+        assert!(ChunkId::from_slice(&[0u8; 31], "chunk_ids").is_err());
+        let id = ChunkId::from_slice(&[7u8; 32], "chunk_ids").unwrap();
+        assert_eq!(ChunkId::from_hex(&id.to_hex(), "x").unwrap(), id);
+    }
+}

@@ -1,0 +1,27 @@
+//! Cairn's domain vocabulary: regions, identifiers, validated input types, the
+//! one error type every service maps to a gRPC status, and configuration loading.
+//!
+//! This crate holds no I/O beyond reading configuration and secret files; it
+//! must not depend on a database, an object store or a service crate.
+
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod region;
+pub mod secret;
+pub mod validate;
+
+pub use error::{EntityKind, Error, Result};
+pub use ids::{AgentId, ChunkId, CompanyId, PackId, SnapshotId, UserId};
+pub use region::Region;
+
+/// gRPC metadata key carrying the endpoint of the cell a request should go to.
+pub const REGION_ENDPOINT_METADATA: &str = "cairn-region-endpoint";
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

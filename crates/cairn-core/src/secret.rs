@@ -1,0 +1,74 @@
+//! Secret material kept in files: read one, or create it on first start.
+
+use std::io::Write;
+use std::path::Path;
+
+use rand::RngCore;
+
+use crate::Error;
+
+/// Reads the secret bytes stored hex-encoded in `path`, or creates the file
+/// with `len` fresh random bytes (mode 0600) when it does not exist yet.
+pub fn load_or_create_hex(path: &Path, len: usize) -> Result<Vec<u8>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim())
+                .map_err(|_| Error::invalid(path.display().to_string(), "secret file must hold hexadecimal"))?;
+            if bytes.len() != len {
+                return Err(Error::invalid(
+                    path.display().to_string(),
+                    format!("secret must be {len} bytes, found {}", bytes.len()),
+                ));
+            }
+            Ok(bytes)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = vec![0u8; len];
+            rand::rng().fill_bytes(&mut bytes);
+            write_private(path, hex::encode(&bytes).as_bytes())?;
+            Ok(bytes)
+        }
+        Err(err) => Err(Error::internal_with(&format!("reading {}", path.display()), err)),
+    }
+}
+
+/// Writes `contents` to a new file readable only by its owner.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::internal_with(&format!("creating {}", parent.display()), e))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| Error::internal_with(&format!("creating {}", path.display()), e))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::internal_with(&format!("writing {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_then_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k/master.key");
+        let first = load_or_create_hex(&path, 32).unwrap();
+        let again = load_or_create_hex(&path, 32).unwrap();
+        assert_eq!(first, again);
+        assert!(load_or_create_hex(&path, 16).is_err());
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.key");
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(load_or_create_hex(&path, 32).is_err());
+    }
+}
