@@ -1,0 +1,3 @@
+//! The directory database: keyed hashes of logins and companies → region.
+
+pub mod login;

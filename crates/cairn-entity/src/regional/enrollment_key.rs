@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+/// A one-time key that enrolls one machine.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "enrollment_keys")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub company_id: Uuid,
+    /// BLAKE3 hash of the secret part; the key itself is never stored.
+    #[sea_orm(unique)]
+    pub secret_hash: Vec<u8>,
+    pub created_by: Uuid,
+    pub created_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub used_at: Option<DateTimeUtc>,
+    pub used_by_agent: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

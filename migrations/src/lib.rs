@@ -1,0 +1,58 @@
+//! Schema migrations: [`RegionalMigrator`] for a cell's database and
+//! [`DirectoryMigrator`] for the directory's. A migration is never edited
+//! after it lands; changes come as new migrations.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_regional;
+mod m20261123_000002_directory;
+
+pub struct RegionalMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for RegionalMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_regional::Migration)]
+    }
+}
+
+pub struct DirectoryMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for DirectoryMigrator {
+    fn migration_table_name() -> DynIden {
+        "seaql_migrations_directory".into_iden()
+    }
+
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000002_directory::Migration)]
+    }
+}
+
+use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if url.starts_with("sqlite:") {
+        // Readers never block the writer; the pool waits on a busy database.
+        db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .await?;
+    }
+    Ok(db)
+}
+
+/// Connects to a cell's database and brings its schema up to date.
+pub async fn open_regional(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    RegionalMigrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Connects to the directory's database and brings its schema up to date.
+pub async fn open_directory(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    DirectoryMigrator::up(&db, None).await?;
+    Ok(db)
+}
