@@ -29,7 +29,7 @@ impl MigratorTrait for DirectoryMigrator {
     }
 }
 
-use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -56,3 +56,5 @@ pub async fn open_directory(url: &str) -> Result<DatabaseConnection, DbErr> {
     DirectoryMigrator::up(&db, None).await?;
     Ok(db)
 }
+
+pub mod testing;
