@@ -32,6 +32,13 @@ impl MigratorTrait for DirectoryMigrator {
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
+        }
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false);
     let db = Database::connect(options).await?;

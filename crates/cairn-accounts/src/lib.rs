@@ -1,0 +1,13 @@
+//! Accounts of a region cell: sign-up (a company and its owner) and login.
+//!
+//! Sign-up reserves the login in the global directory before it writes the
+//! company, so an email is unique across regions. This crate never talks to
+//! another service except through the directory's gRPC client.
+
+mod directory_link;
+mod login;
+mod service;
+mod signup;
+
+pub use directory_link::DirectoryLink;
+pub use service::AccountsService;

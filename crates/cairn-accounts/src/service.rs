@@ -1,0 +1,72 @@
+//! gRPC adapter of the accounts service.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tonic::{Request, Response, Status};
+
+use cairn_auth::{Authenticator, TokenIssuer};
+use cairn_core::validate::SignUp;
+use cairn_crypto::MasterKey;
+use cairn_proto::accounts::v1 as pb;
+use cairn_proto::common::v1::AccessToken;
+
+use crate::DirectoryLink;
+
+pub struct AccountsService {
+    db: DatabaseConnection,
+    auth: Authenticator,
+    issuer: Arc<TokenIssuer>,
+    master: Arc<MasterKey>,
+    directory: DirectoryLink,
+}
+
+impl AccountsService {
+    pub fn new(
+        db: DatabaseConnection,
+        auth: Authenticator,
+        issuer: Arc<TokenIssuer>,
+        master: Arc<MasterKey>,
+        directory: DirectoryLink,
+    ) -> Self {
+        AccountsService {
+            db,
+            auth,
+            issuer,
+            master,
+            directory,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::accounts_service_server::AccountsService for AccountsService {
+    async fn sign_up(&self, request: Request<pb::SignUpRequest>) -> Result<Response<pb::SignUpResponse>, Status> {
+        let form = SignUp::try_from(request.into_inner())?;
+        let home = form.country.region();
+        if home != self.auth.region() {
+            return Err(self.auth.wrong_region(home).into());
+        }
+        let done = crate::signup::sign_up(&self.db, home, &self.master, &self.directory, form).await?;
+        Ok(Response::new(pb::SignUpResponse {
+            company_id: done.company.to_string(),
+            user_id: done.user.to_string(),
+            region: home.to_proto(),
+        }))
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+        let req = request.into_inner();
+        let done = crate::login::login(&self.db, &self.issuer, &req.email, req.password).await?;
+        Ok(Response::new(pb::LoginResponse {
+            access_token: Some(AccessToken {
+                token: done.token,
+                expires_at: done.expires_at,
+            }),
+            company_id: done.user.company_id.to_string(),
+            user_id: done.user.id.to_string(),
+            region: self.auth.region().to_proto(),
+            roles: done.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        }))
+    }
+}

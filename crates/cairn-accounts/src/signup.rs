@@ -1,0 +1,83 @@
+//! Sign-up: a company, its data key and its owner, in the company's home cell.
+
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
+
+use cairn_auth::{Role, hash_password};
+use cairn_core::validate::SignUp;
+use cairn_core::{CompanyId, Error, Region, UserId};
+use cairn_crypto::{DataKey, MasterKey};
+use cairn_entity::db_err;
+use cairn_entity::regional::{company, user};
+
+use crate::DirectoryLink;
+
+pub(crate) struct SignedUp {
+    pub(crate) company: CompanyId,
+    pub(crate) user: UserId,
+}
+
+pub(crate) async fn sign_up(
+    db: &DatabaseConnection,
+    region: Region,
+    master: &MasterKey,
+    directory: &DirectoryLink,
+    form: SignUp,
+) -> Result<SignedUp, Error> {
+    let company_id = CompanyId::new();
+    let user_id = UserId::new();
+    let password = form.password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
+        .await
+        .map_err(|e| Error::internal_with("hashing a password", e))??;
+    let data_key = DataKey::generate().map_err(|e| Error::internal_with("generating a data key", e))?;
+    let wrapped_key = master
+        .wrap(&data_key, &company_id.to_string())
+        .map_err(|e| Error::internal_with("wrapping a data key", e))?;
+
+    // The directory makes the login unique across regions; reserve it first
+    // and give it back if this cell cannot commit.
+    directory.register_login(form.email.as_str(), company_id).await?;
+    let now = chrono::Utc::now();
+    let committed = async {
+        let txn = db.begin().await.map_err(db_err("starting sign-up"))?;
+        company::ActiveModel {
+            id: Set(company_id.0),
+            name: Set(form.company_name),
+            industry: Set(form.industry),
+            employees: Set(form.employees),
+            country: Set(form.country.alpha2().to_owned()),
+            region: Set(region.as_str().to_owned()),
+            seats: Set(form.seats),
+            wrapped_key: Set(wrapped_key),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err("creating a company"))?;
+        user::ActiveModel {
+            id: Set(user_id.0),
+            company_id: Set(company_id.0),
+            name: Set(form.owner_name),
+            email: Set(form.email.as_str().to_owned()),
+            password_hash: Set(password_hash),
+            role: Set(Role::Owner.as_str().to_owned()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err("creating the owner"))?;
+        txn.commit().await.map_err(db_err("committing sign-up"))
+    }
+    .await;
+    if let Err(err) = committed {
+        if let Err(undo) = directory.unregister_login(form.email.as_str()).await {
+            tracing::warn!(error = %undo, "could not release a login after a failed sign-up");
+        }
+        return Err(err);
+    }
+    tracing::info!(company = %company_id, %region, "company signed up");
+    Ok(SignedUp {
+        company: company_id,
+        user: user_id,
+    })
+}

@@ -1,0 +1,132 @@
+//! Pack upload: receive, check, store create-only, then index in one
+//! transaction. A pack whose index commit never happened is garbage, not damage.
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+
+use cairn_core::{ChunkId, Error, PackId};
+use cairn_entity::regional::{chunk, pack};
+use cairn_entity::{CompanyScope, db_err};
+use cairn_proto::backup::v1::{self as pb, upload_pack_request::Part};
+use cairn_store::CellStore;
+
+use crate::MAX_PACK_SIZE;
+use crate::index::{QUERY_BATCH, present};
+
+/// Reads the header and then exactly `size` bytes from the upload stream.
+pub(crate) async fn receive<S>(mut stream: S) -> Result<(pb::PackHeader, Bytes), Error>
+where
+    S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
+{
+    let header = match stream.next().await {
+        Some(Ok(pb::UploadPackRequest { part: Some(Part::Header(h)) })) => h,
+        Some(Ok(_)) => return Err(Error::invalid("header", "the first message must be the pack header")),
+        Some(Err(status)) => return Err(Error::invalid("stream", status.message().to_owned())),
+        None => return Err(Error::invalid("header", "empty upload")),
+    };
+    if header.size == 0 || header.size > MAX_PACK_SIZE {
+        return Err(Error::invalid("header.size", format!("must be between 1 and {MAX_PACK_SIZE} bytes")));
+    }
+    PackId::from_slice(&header.pack_id, "header.pack_id")?;
+    cairn_engine::validate_pack_records(header.size, &header.chunks)?;
+    let mut body = BytesMut::with_capacity(header.size as usize);
+    while let Some(message) = stream.next().await {
+        match message.map_err(|s| Error::invalid("stream", s.message().to_owned()))?.part {
+            Some(Part::Data(data)) => {
+                if body.len() as u64 + data.len() as u64 > header.size {
+                    return Err(Error::invalid("data", "more bytes than header.size"));
+                }
+                body.extend_from_slice(&data);
+            }
+            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
+            None => return Err(Error::invalid("part", "empty message")),
+        }
+    }
+    if body.len() as u64 != header.size {
+        return Err(Error::invalid(
+            "data",
+            format!("upload ended after {} of {} bytes", body.len(), header.size),
+        ));
+    }
+    Ok((header, body.freeze()))
+}
+
+/// Stores a received pack and indexes its chunks; returns how many were new.
+pub(crate) async fn store_pack(
+    db: &DatabaseConnection,
+    store: &CellStore,
+    scope: CompanyScope,
+    header: pb::PackHeader,
+    body: Bytes,
+) -> Result<u32, Error> {
+    let pack_id = PackId::from_slice(&header.pack_id, "header.pack_id")?;
+    let hashed = {
+        let body = body.clone();
+        tokio::task::spawn_blocking(move || cairn_crypto::pack_id(&body))
+            .await
+            .map_err(|e| Error::internal_with("hashing a pack", e))?
+    };
+    if hashed != pack_id {
+        return Err(Error::invalid("header.pack_id", "does not match the uploaded bytes"));
+    }
+    let company = scope.company();
+    store.put_pack(company, &pack_id, body).await?;
+    let key = CellStore::pack_key(company, &pack_id);
+    let stored = store.size_of(&key).await?;
+    if stored != header.size {
+        return Err(Error::internal(format!("pack {key} stored {stored} bytes, expected {}", header.size)));
+    }
+
+    let ids: Vec<ChunkId> = header
+        .chunks
+        .iter()
+        .map(|c| ChunkId::from_slice(&c.id, "header.chunks.id"))
+        .collect::<Result<_, _>>()?;
+    let txn = db.begin().await.map_err(db_err("starting a pack commit"))?;
+    let known = present(&txn, scope, &ids).await?;
+    let already_packed = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
+        .one(&txn)
+        .await
+        .map_err(db_err("finding a pack"))?
+        .is_some();
+    if !already_packed {
+        pack::ActiveModel {
+            company_id: Set(scope.uuid()),
+            id: Set(pack_id.0.to_vec()),
+            object_key: Set(key.to_string()),
+            size: Set(header.size as i64),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err("recording a pack"))?;
+    }
+    let mut seen = known;
+    let mut rows = Vec::new();
+    for (record, id) in header.chunks.iter().zip(&ids) {
+        // A chunk already indexed keeps its first location.
+        if seen.insert(*id) {
+            rows.push(chunk::ActiveModel {
+                company_id: Set(scope.uuid()),
+                id: Set(id.0.to_vec()),
+                pack_id: Set(pack_id.0.to_vec()),
+                offset: Set(record.offset as i64),
+                length: Set(i64::from(record.length)),
+                raw_length: Set(i64::from(record.raw_length)),
+            });
+        }
+    }
+    let added = rows.len() as u32;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<_> = rows.by_ref().take(QUERY_BATCH).collect();
+        chunk::Entity::insert_many(batch)
+            .exec(&txn)
+            .await
+            .map_err(db_err("indexing chunks"))?;
+    }
+    txn.commit().await.map_err(db_err("committing a pack"))?;
+    tracing::debug!(company = %company, pack = %pack_id, added, "pack committed");
+    Ok(added)
+}

@@ -1,0 +1,18 @@
+//! Backup ingestion, snapshots and restore for the companies of one region
+//! cell. Packs are written create-only to the cell's bucket, checked, and only
+//! then indexed in one transaction; a snapshot is committed last and may only
+//! reference chunks its own company holds. The server never sees keys or
+//! plaintext.
+
+mod index;
+mod ingest;
+mod read;
+mod service;
+mod snapshots;
+
+pub use service::BackupService;
+
+/// At most this many chunk ids per request or message.
+pub const MAX_IDS_PER_MESSAGE: usize = 10_000;
+/// Largest pack accepted, in bytes.
+pub const MAX_PACK_SIZE: u64 = 64 * 1024 * 1024;

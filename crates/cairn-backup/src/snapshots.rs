@@ -1,0 +1,178 @@
+//! Snapshots: commit (last, after every chunk is stored), list, get, delete.
+
+use std::collections::HashSet;
+
+use futures::{Stream, StreamExt};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use cairn_core::validate::text;
+use cairn_core::{AgentId, ChunkId, EntityKind, Error, SnapshotId};
+use cairn_entity::regional::{snapshot, snapshot_chunk};
+use cairn_entity::{CompanyScope, db_err};
+use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
+
+use crate::index::{QUERY_BATCH, parse_ids, present};
+
+pub(crate) struct Commit {
+    pub(crate) header: pb::SnapshotHeader,
+    pub(crate) tree: ChunkId,
+    pub(crate) chunks: Vec<ChunkId>,
+}
+
+/// Reads a commit: the header, then batches of referenced chunk ids.
+pub(crate) async fn receive<S>(mut stream: S) -> Result<Commit, Error>
+where
+    S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
+{
+    let header = match stream.next().await {
+        Some(Ok(pb::CommitSnapshotRequest { part: Some(Part::Header(h)) })) => h,
+        Some(Ok(_)) => return Err(Error::invalid("header", "the first message must be the snapshot header")),
+        Some(Err(status)) => return Err(Error::invalid("stream", status.message().to_owned())),
+        None => return Err(Error::invalid("header", "empty commit")),
+    };
+    let tree = ChunkId::from_slice(&header.tree_id, "header.tree_id")?;
+    text("header.hostname", &header.hostname, 253)?;
+    if header.paths.is_empty() || header.paths.len() > 1000 {
+        return Err(Error::invalid("header.paths", "must name 1 to 1000 paths"));
+    }
+    for path in &header.paths {
+        if path.is_empty() || path.len() > 4096 {
+            return Err(Error::invalid("header.paths", "each path must be 1 to 4096 bytes"));
+        }
+    }
+    let mut unique = HashSet::new();
+    unique.insert(tree);
+    while let Some(message) = stream.next().await {
+        match message.map_err(|s| Error::invalid("stream", s.message().to_owned()))?.part {
+            Some(Part::ChunkIds(batch)) => unique.extend(parse_ids("chunk_ids.ids", &batch.ids)?),
+            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
+            None => return Err(Error::invalid("part", "empty message")),
+        }
+    }
+    Ok(Commit {
+        header,
+        tree,
+        chunks: unique.into_iter().collect(),
+    })
+}
+
+pub(crate) async fn commit(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: AgentId,
+    commit: Commit,
+) -> Result<snapshot::Model, Error> {
+    let held = present(db, scope, &commit.chunks).await?;
+    if held.len() != commit.chunks.len() {
+        let missing = commit.chunks.iter().find(|id| !held.contains(id)).copied();
+        return Err(Error::invalid(
+            "chunk_ids",
+            format!(
+                "{} referenced chunks are not stored for this company (first: {})",
+                commit.chunks.len() - held.len(),
+                missing.map(|m| m.to_hex()).unwrap_or_default()
+            ),
+        ));
+    }
+    let header = commit.header;
+    let stats = header.stats.unwrap_or_default();
+    let id = SnapshotId::new();
+    let txn = db.begin().await.map_err(db_err("starting a snapshot commit"))?;
+    let row = snapshot::ActiveModel {
+        id: Set(id.0),
+        company_id: Set(scope.uuid()),
+        agent_id: Set(agent.0),
+        hostname: Set(header.hostname.trim().to_owned()),
+        paths: Set(serde_json::to_string(&header.paths).map_err(|e| Error::internal_with("encoding paths", e))?),
+        started_at: Set(header.started_at),
+        finished_at: Set(header.finished_at),
+        tree_id: Set(commit.tree.0.to_vec()),
+        files: Set(stats.files as i64),
+        dirs: Set(stats.dirs as i64),
+        bytes: Set(stats.bytes as i64),
+        created_at: Set(chrono::Utc::now()),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_err("recording a snapshot"))?;
+    for batch in commit.chunks.chunks(QUERY_BATCH) {
+        snapshot_chunk::Entity::insert_many(batch.iter().map(|chunk| snapshot_chunk::ActiveModel {
+            snapshot_id: Set(id.0),
+            chunk_id: Set(chunk.0.to_vec()),
+            company_id: Set(scope.uuid()),
+        }))
+        .exec(&txn)
+        .await
+        .map_err(db_err("recording snapshot chunks"))?;
+    }
+    txn.commit().await.map_err(db_err("committing a snapshot"))?;
+    tracing::info!(company = %scope.company(), snapshot = %id, "snapshot committed");
+    Ok(row)
+}
+
+pub(crate) async fn list(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: Option<AgentId>,
+) -> Result<Vec<snapshot::Model>, Error> {
+    let mut query = snapshot::Entity::find().filter(snapshot::Column::CompanyId.eq(scope.uuid()));
+    if let Some(agent) = agent {
+        query = query.filter(snapshot::Column::AgentId.eq(agent.0));
+    }
+    query
+        .order_by_asc(snapshot::Column::CreatedAt)
+        .all(db)
+        .await
+        .map_err(db_err("listing snapshots"))
+}
+
+pub(crate) async fn get(db: &DatabaseConnection, scope: CompanyScope, id: SnapshotId) -> Result<snapshot::Model, Error> {
+    snapshot::Entity::find()
+        .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot::Column::Id.eq(id.0))
+        .one(db)
+        .await
+        .map_err(db_err("finding a snapshot"))?
+        .ok_or_else(|| Error::not_found(EntityKind::Snapshot, id))
+}
+
+/// Forgets a snapshot; its chunks stay until garbage collection.
+pub(crate) async fn delete(db: &DatabaseConnection, scope: CompanyScope, id: SnapshotId) -> Result<(), Error> {
+    let txn = db.begin().await.map_err(db_err("starting a snapshot delete"))?;
+    let done = snapshot::Entity::delete_many()
+        .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot::Column::Id.eq(id.0))
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting a snapshot"))?;
+    if done.rows_affected == 0 {
+        return Err(Error::not_found(EntityKind::Snapshot, id));
+    }
+    snapshot_chunk::Entity::delete_many()
+        .filter(snapshot_chunk::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot_chunk::Column::SnapshotId.eq(id.0))
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting snapshot chunks"))?;
+    txn.commit().await.map_err(db_err("committing a snapshot delete"))
+}
+
+pub(crate) fn to_proto(row: snapshot::Model) -> pb::Snapshot {
+    pb::Snapshot {
+        snapshot_id: row.id.to_string(),
+        agent_id: row.agent_id.to_string(),
+        hostname: row.hostname,
+        paths: serde_json::from_str(&row.paths).unwrap_or_default(),
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        tree_id: row.tree_id,
+        stats: Some(pb::SnapshotStats {
+            files: row.files as u64,
+            dirs: row.dirs as u64,
+            bytes: row.bytes as u64,
+        }),
+    }
+}

@@ -1,0 +1,19 @@
+//! The backup engine: FastCDC chunking, zstd compression, the stored blob
+//! format (compress, then seal with the company's data key), packs of blobs,
+//! and the encoding of snapshot trees.
+//!
+//! Pure data transformations: no network, no database, no file walking.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod blob;
+mod chunker;
+mod error;
+mod pack;
+mod tree;
+
+pub use blob::{EncodedBlob, MAX_BLOB_SIZE, decode_blob, encode_blob};
+pub use chunker::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunk_slice, chunk_stream};
+pub use error::EngineError;
+pub use pack::{MAX_PACK_RECORDS, PACK_TARGET, Pack, PackBuilder, validate_pack_records};
+pub use tree::{decode_tree, encode_tree, sort_tree};

@@ -1,0 +1,179 @@
+//! Enrollment keys and enrolling a machine.
+
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+
+use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
+use cairn_crypto::{DataKey, MasterKey};
+use cairn_entity::regional::{agent, company, enrollment_key};
+use cairn_entity::{CompanyScope, db_err};
+
+/// A secret's stored form: its BLAKE3 hash (secrets carry 192 random bits).
+pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
+    blake3::hash(secret.as_bytes()).as_bytes().to_vec()
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub(crate) struct NewKey {
+    pub(crate) id: uuid::Uuid,
+    pub(crate) key: String,
+    pub(crate) expires_at: i64,
+}
+
+/// Creates a one-time key `<region>-<secret>`; the region prefix tells an
+/// agent which cell to enroll with.
+pub(crate) async fn create_key(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    region: Region,
+    created_by: UserId,
+    ttl_hours: u32,
+) -> Result<NewKey, Error> {
+    let ttl_hours = match ttl_hours {
+        0 => 72,
+        1..=720 => ttl_hours,
+        _ => return Err(Error::invalid("ttl_hours", "must be between 1 and 720")),
+    };
+    let secret = random_secret();
+    let now = Utc::now();
+    let expires = now + Duration::hours(i64::from(ttl_hours));
+    let id = uuid::Uuid::now_v7();
+    enrollment_key::ActiveModel {
+        id: Set(id),
+        company_id: Set(scope.uuid()),
+        secret_hash: Set(secret_hash(&secret)),
+        created_by: Set(created_by.0),
+        created_at: Set(now),
+        expires_at: Set(expires),
+        used_at: Set(None),
+        used_by_agent: Set(None),
+    }
+    .insert(db)
+    .await
+    .map_err(db_err("creating an enrollment key"))?;
+    Ok(NewKey {
+        id,
+        key: format!("{region}-{secret}"),
+        expires_at: expires.timestamp(),
+    })
+}
+
+/// Splits a key into its region and secret.
+pub(crate) fn parse_key(key: &str) -> Result<(Region, &str), Error> {
+    let bad = || Error::invalid("enrollment_key", "is not a Cairn enrollment key (`<region>-<secret>`)");
+    let (region, secret) = key.trim().split_once('-').ok_or_else(bad)?;
+    let region: Region = region.parse().map_err(|_| bad())?;
+    if secret.len() != 48 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((region, secret))
+}
+
+pub(crate) struct Enrolled {
+    pub(crate) agent: AgentId,
+    pub(crate) company: CompanyId,
+    pub(crate) credential: String,
+    pub(crate) data_key: DataKey,
+}
+
+/// Uses a key once: checks it, takes a seat, registers the machine.
+pub(crate) async fn enroll(
+    db: &DatabaseConnection,
+    master: &MasterKey,
+    secret: &str,
+    hostname: String,
+) -> Result<Enrolled, Error> {
+    let txn = db.begin().await.map_err(db_err("starting enrollment"))?;
+    let key = enrollment_key::Entity::find()
+        .filter(enrollment_key::Column::SecretHash.eq(secret_hash(secret)))
+        .one(&txn)
+        .await
+        .map_err(db_err("finding an enrollment key"))?
+        .ok_or_else(|| Error::not_found(EntityKind::EnrollmentKey, "with this secret"))?;
+    let now = Utc::now();
+    if key.used_at.is_some() {
+        return Err(Error::FailedPrecondition("this enrollment key was already used; create a new one".into()));
+    }
+    if key.expires_at < now {
+        return Err(Error::FailedPrecondition("this enrollment key has expired; create a new one".into()));
+    }
+    let company = company::Entity::find_by_id(key.company_id)
+        .one(&txn)
+        .await
+        .map_err(db_err("finding a company"))?
+        .ok_or_else(|| Error::not_found(EntityKind::Company, key.company_id))?;
+    let used = agent::Entity::find()
+        .filter(agent::Column::CompanyId.eq(company.id))
+        .filter(agent::Column::RevokedAt.is_null())
+        .count(&txn)
+        .await
+        .map_err(db_err("counting seats"))? as i64;
+    if used >= company.seats {
+        return Err(Error::ResourceExhausted(format!(
+            "no seat left: {used} of {} seats are in use; buy more seats or revoke an agent",
+            company.seats
+        )));
+    }
+    let agent_id = AgentId::new();
+    // Conditional update: of two racing enrollments with one key, one wins.
+    let claimed = enrollment_key::Entity::update_many()
+        .col_expr(enrollment_key::Column::UsedAt, Expr::value(now))
+        .col_expr(enrollment_key::Column::UsedByAgent, Expr::value(agent_id.0))
+        .filter(enrollment_key::Column::Id.eq(key.id))
+        .filter(enrollment_key::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await
+        .map_err(db_err("using an enrollment key"))?;
+    if claimed.rows_affected != 1 {
+        return Err(Error::FailedPrecondition("this enrollment key was already used; create a new one".into()));
+    }
+    let credential = random_secret();
+    agent::ActiveModel {
+        id: Set(agent_id.0),
+        company_id: Set(company.id),
+        hostname: Set(hostname),
+        credential_hash: Set(secret_hash(&credential)),
+        enrolled_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_err("registering an agent"))?;
+    let data_key = master
+        .unwrap(&company.wrapped_key, &company.id.to_string())
+        .map_err(|e| Error::internal_with("unwrapping a company key", e))?;
+    txn.commit().await.map_err(db_err("committing enrollment"))?;
+    tracing::info!(company = %company.id, agent = %agent_id, "agent enrolled");
+    Ok(Enrolled {
+        agent: agent_id,
+        company: CompanyId(company.id),
+        credential,
+        data_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_only_in_their_form() {
+        let secret = "a".repeat(48);
+        let (region, s) = parse_key(&format!("eu-{secret}")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(region, Region::Eu);
+        assert_eq!(s, secret);
+        for bad in ["", "eu", "xx-aaaa", "eu-short", &format!("us-{}", "z".repeat(48))] {
+            assert!(parse_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! gRPC adapter of the organisations service.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tonic::{Request, Response, Status};
+
+use cairn_auth::{Authenticator, Claims, PrincipalKind, Role, TokenIssuer};
+use cairn_core::validate::text;
+use cairn_core::{AgentId, Error, UserId};
+use cairn_crypto::MasterKey;
+use cairn_entity::CompanyScope;
+use cairn_proto::common::v1::AccessToken;
+use cairn_proto::orgs::v1 as pb;
+
+use crate::{agents, enroll};
+
+pub struct OrgsService {
+    db: DatabaseConnection,
+    auth: Authenticator,
+    issuer: Arc<TokenIssuer>,
+    master: Arc<MasterKey>,
+}
+
+impl OrgsService {
+    pub fn new(db: DatabaseConnection, auth: Authenticator, issuer: Arc<TokenIssuer>, master: Arc<MasterKey>) -> Self {
+        OrgsService {
+            db,
+            auth,
+            issuer,
+            master,
+        }
+    }
+
+    /// An authenticated user of the company with one of `roles`.
+    fn admin<T>(&self, request: &Request<T>, roles: &[Role]) -> Result<(Claims, CompanyScope), Error> {
+        let claims = self.auth.authenticate(request)?;
+        claims.require_role(roles)?;
+        let scope = CompanyScope::new(claims.company_id()?);
+        Ok((claims, scope))
+    }
+}
+
+const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
+
+#[tonic::async_trait]
+impl pb::orgs_service_server::OrgsService for OrgsService {
+    async fn get_company(
+        &self,
+        request: Request<pb::GetCompanyRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        let (_, scope) = self.admin(&request, &[Role::Owner, Role::Admin, Role::Member])?;
+        let (company, used) = agents::company_with_seats(&self.db, scope).await?;
+        Ok(Response::new(pb::GetCompanyResponse {
+            company_id: company.id.to_string(),
+            name: company.name,
+            industry: company.industry,
+            employees: company.employees,
+            country: company.country,
+            region: self.auth.region().to_proto(),
+            seats_total: company.seats,
+            seats_used: used,
+        }))
+    }
+
+    async fn create_enrollment_key(
+        &self,
+        request: Request<pb::CreateEnrollmentKeyRequest>,
+    ) -> Result<Response<pb::CreateEnrollmentKeyResponse>, Status> {
+        let (claims, scope) = self.admin(&request, ADMINS)?;
+        let user = UserId::parse(&claims.sub, "token.sub")?;
+        let key = enroll::create_key(&self.db, scope, self.auth.region(), user, request.get_ref().ttl_hours).await?;
+        Ok(Response::new(pb::CreateEnrollmentKeyResponse {
+            key: key.key,
+            key_id: key.id.to_string(),
+            expires_at: key.expires_at,
+        }))
+    }
+
+    async fn enroll_agent(
+        &self,
+        request: Request<pb::EnrollAgentRequest>,
+    ) -> Result<Response<pb::EnrollAgentResponse>, Status> {
+        let req = request.into_inner();
+        let (region, secret) = enroll::parse_key(&req.enrollment_key)?;
+        if region != self.auth.region() {
+            return Err(self.auth.wrong_region(region).into());
+        }
+        let hostname = text("hostname", &req.hostname, 253)?;
+        let done = enroll::enroll(&self.db, &self.master, secret, hostname).await?;
+        Ok(Response::new(pb::EnrollAgentResponse {
+            agent_id: done.agent.to_string(),
+            company_id: done.company.to_string(),
+            region: region.to_proto(),
+            credential: done.credential,
+            data_key: done.data_key.as_bytes().to_vec(),
+        }))
+    }
+
+    async fn agent_token(
+        &self,
+        request: Request<pb::AgentTokenRequest>,
+    ) -> Result<Response<pb::AgentTokenResponse>, Status> {
+        let req = request.into_inner();
+        let agent_id = AgentId::parse(&req.agent_id, "agent_id")?;
+        let found = agents::check_credential(&self.db, agent_id, &req.credential).await?;
+        let (token, expires_at) = self.issuer.issue(
+            PrincipalKind::Agent,
+            &found.id.to_string(),
+            &found.company_id.to_string(),
+            vec![],
+        )?;
+        Ok(Response::new(pb::AgentTokenResponse {
+            access_token: Some(AccessToken { token, expires_at }),
+        }))
+    }
+
+    async fn list_agents(
+        &self,
+        request: Request<pb::ListAgentsRequest>,
+    ) -> Result<Response<pb::ListAgentsResponse>, Status> {
+        let (_, scope) = self.admin(&request, ADMINS)?;
+        let agents = agents::list(&self.db, scope)
+            .await?
+            .into_iter()
+            .map(|a| pb::Agent {
+                agent_id: a.id.to_string(),
+                hostname: a.hostname,
+                enrolled_at: a.enrolled_at.timestamp(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListAgentsResponse { agents }))
+    }
+
+    async fn revoke_agent(
+        &self,
+        request: Request<pb::RevokeAgentRequest>,
+    ) -> Result<Response<pb::RevokeAgentResponse>, Status> {
+        let (_, scope) = self.admin(&request, ADMINS)?;
+        let agent_id = AgentId::parse(&request.get_ref().agent_id, "agent_id")?;
+        agents::revoke(&self.db, scope, agent_id).await?;
+        Ok(Response::new(pb::RevokeAgentResponse {}))
+    }
+}

@@ -1,0 +1,213 @@
+//! Wiring of a Cairn server process: binds the listeners, opens each cell's
+//! database and bucket, loads or creates keys, and serves the directory and
+//! the cells' services with health and reflection until shut down.
+//!
+//! No business logic here: it lives in the service crates.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+
+use cairn_accounts::{AccountsService, DirectoryLink};
+use cairn_auth::{Authenticator, SigningKey, TokenIssuer, TokenVerifier};
+use cairn_backup::BackupService;
+use cairn_core::config::ServerConfig;
+use cairn_core::secret::load_or_create_hex;
+use cairn_core::Region;
+use cairn_crypto::MasterKey;
+use cairn_directory::{DirectoryRepo, DirectoryService, Hasher};
+use cairn_orgs::OrgsService;
+use cairn_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
+use cairn_proto::backup::v1::backup_service_server::BackupServiceServer;
+use cairn_proto::directory::v1::directory_service_server::DirectoryServiceServer;
+use cairn_proto::orgs::v1::orgs_service_server::OrgsServiceServer;
+use cairn_store::CellStore;
+
+/// Largest gRPC message: a pack data frame is at most 2 MiB and a restore
+/// batch a few MiB, but a single stored chunk can reach ~8 MiB.
+pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// Concurrent requests per connection; bounds memory held by uploads.
+const CONCURRENCY_PER_CONNECTION: usize = 64;
+
+/// A started server: where it listens, and how to stop it.
+pub struct Running {
+    pub directory: Option<SocketAddr>,
+    pub cells: BTreeMap<Region, SocketAddr>,
+    cancel: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub fn directory_endpoint(&self) -> Option<String> {
+        self.directory.map(|a| format!("http://{a}"))
+    }
+
+    /// Stops accepting, lets running requests finish, and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        while let Some(done) = self.tasks.join_next().await {
+            done.context("server task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Waits until a listener fails (a running server never returns otherwise).
+    pub async fn wait_for_failure(&mut self) -> anyhow::Result<()> {
+        match self.tasks.join_next().await {
+            Some(done) => done.context("server task panicked")?,
+            None => Ok(()),
+        }
+    }
+}
+
+fn endpoint(public: &Option<String>, addr: SocketAddr) -> String {
+    public.clone().unwrap_or_else(|| format!("http://{addr}"))
+}
+
+async fn base(router_name: &str) -> anyhow::Result<(Router, tonic_health::server::HealthReporter)> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .with_context(|| format!("building reflection for {router_name}"))?;
+    let router = Server::builder()
+        .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+        // Long uploads and restores stream for a while; an hour bounds a stuck one.
+        .timeout(Duration::from_secs(3600))
+        .add_service(health)
+        .add_service(reflection);
+    Ok((router, reporter))
+}
+
+/// Binds, opens and starts everything `config` asks for.
+pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+
+    // Bind first: endpoints (port 0 included) are known before services start.
+    let directory_listener = match &config.directory {
+        Some(dir) => Some(
+            TcpListener::bind(dir.listen)
+                .await
+                .with_context(|| format!("binding the directory on {}", dir.listen))?,
+        ),
+        None => None,
+    };
+    let mut cell_listeners = BTreeMap::new();
+    for (region, cell) in &config.cells {
+        let listener = TcpListener::bind(cell.listen)
+            .await
+            .with_context(|| format!("binding cell {region} on {}", cell.listen))?;
+        cell_listeners.insert(*region, listener);
+    }
+    let directory_addr = directory_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let mut endpoints = BTreeMap::new();
+    let mut cell_addrs = BTreeMap::new();
+    for (region, listener) in &cell_listeners {
+        let addr = listener.local_addr()?;
+        cell_addrs.insert(*region, addr);
+        endpoints.insert(*region, endpoint(&config.cells[region].public_endpoint, addr));
+    }
+    let endpoints = Arc::new(endpoints);
+
+    // Each cell signs with its own key; this process trusts the keys of the
+    // cells it runs.
+    let mut verifier = TokenVerifier::new();
+    let mut issuers = BTreeMap::new();
+    for (region, cell) in &config.cells {
+        let path = config.cell_signing_key_file(*region, cell);
+        let seed = load_or_create_hex(&path, 32)?;
+        let key = SigningKey::from_seed(*region, &seed)?;
+        verifier.trust(&key);
+        issuers.insert(*region, Arc::new(TokenIssuer::new(key)));
+    }
+    let verifier = Arc::new(verifier);
+
+    if let (Some(dir), Some(listener)) = (&config.directory, directory_listener) {
+        let url = config.directory_database_url(dir);
+        let db = cairn_migration::open_directory(&url)
+            .await
+            .context("opening the directory database")?;
+        let hmac: [u8; 32] = load_or_create_hex(&config.directory_hmac_key_file(dir), 32)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("directory hmac key must be 32 bytes"))?;
+        let service = DirectoryService::new(
+            DirectoryRepo::new(db, Hasher::new(hmac)),
+            (*endpoints).clone(),
+            verifier.clone(),
+        );
+        let (router, reporter) = base("directory").await?;
+        reporter
+            .set_serving::<DirectoryServiceServer<DirectoryService>>()
+            .await;
+        let router = router.add_service(DirectoryServiceServer::new(service));
+        let shutdown = cancel.clone();
+        tasks.spawn(async move {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+                .await
+                .context("directory listener")
+        });
+    }
+    let directory_endpoint = directory_addr.map(|a| endpoint(&config.directory.as_ref().and_then(|d| d.public_endpoint.clone()), a));
+
+    for (region, listener) in cell_listeners {
+        let cell = &config.cells[&region];
+        let db = cairn_migration::open_regional(&config.cell_database_url(region, cell))
+            .await
+            .with_context(|| format!("opening the {region} database"))?;
+        let store = CellStore::open(&config.cell_bucket(region, cell))?;
+        let master = Arc::new(MasterKey::from_bytes(&load_or_create_hex(
+            &config.cell_master_key_file(region, cell),
+            32,
+        )?)?);
+        let issuer = issuers[&region].clone();
+        let auth = Authenticator::new(region, verifier.clone(), endpoints.clone());
+        let directory_url = cell
+            .directory_endpoint
+            .clone()
+            .or_else(|| directory_endpoint.clone())
+            .context("a cell needs a directory endpoint")?;
+        let link = DirectoryLink::new(&directory_url, issuer.clone())?;
+
+        let accounts = AccountsService::new(db.clone(), auth.clone(), issuer.clone(), master.clone(), link);
+        let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
+        let backup = BackupService::new(db, store, auth);
+        let (router, reporter) = base(region.as_str()).await?;
+        reporter.set_serving::<AccountsServiceServer<AccountsService>>().await;
+        reporter.set_serving::<OrgsServiceServer<OrgsService>>().await;
+        reporter.set_serving::<BackupServiceServer<BackupService>>().await;
+        let router = router
+            .add_service(AccountsServiceServer::new(accounts))
+            .add_service(OrgsServiceServer::new(orgs))
+            .add_service(
+                BackupServiceServer::new(backup)
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                    .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            );
+        let shutdown = cancel.clone();
+        tasks.spawn(async move {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+                .await
+                .with_context(|| format!("cell {region} listener"))
+        });
+    }
+
+    Ok(Running {
+        directory: directory_addr,
+        cells: cell_addrs,
+        cancel,
+        tasks,
+    })
+}
