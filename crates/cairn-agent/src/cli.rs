@@ -1,0 +1,110 @@
+//! The `cairn-agent` command line.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use cairn_proto::backup::v1::ListSnapshotsRequest;
+
+use crate::{AgentClient, AgentState};
+
+#[derive(Parser)]
+#[command(name = "cairn-agent", version, about = "Cairn backup agent")]
+pub struct Cli {
+    /// Where the agent keeps its enrollment (credential and data key).
+    #[arg(long, env = "CAIRN_AGENT_STATE", global = true)]
+    state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this machine with a one-time key from your company admin.
+    Enroll {
+        #[arg(long)]
+        key: String,
+        /// The Cairn directory.
+        #[arg(long, env = "CAIRN_DIRECTORY", default_value = "http://127.0.0.1:7400")]
+        directory: String,
+        /// Machine name shown to admins; defaults to the host name.
+        #[arg(long)]
+        hostname: Option<String>,
+    },
+    /// Back up files and folders.
+    Backup {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List this machine's snapshots.
+    Snapshots {
+        /// Show the snapshots of every machine of the company.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Restore a snapshot into a folder.
+    Restore {
+        snapshot: String,
+        #[arg(long)]
+        target: PathBuf,
+    },
+}
+
+/// Runs the command line, writing results to `out`.
+pub async fn run<I, T>(args: I, out: &mut dyn Write) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let state_dir = cli.state_dir.unwrap_or_else(crate::state::default_state_dir);
+    match cli.command {
+        Command::Enroll { key, directory, hostname } => {
+            let state = crate::enroll(&state_dir, &directory, &key, hostname).await?;
+            writeln!(out, "enrolled {} as agent {} in region {}", state.hostname, state.agent_id, state.region)?;
+        }
+        Command::Backup { paths } => {
+            let state = AgentState::load(&state_dir)?;
+            let s = crate::backup(&state, &paths).await?;
+            writeln!(
+                out,
+                "snapshot {} saved: {} files, {} dirs, {} bytes; {} of {} chunks uploaded ({} bytes)",
+                s.snapshot_id, s.files, s.dirs, s.bytes, s.chunks_uploaded, s.chunks, s.bytes_uploaded
+            )?;
+        }
+        Command::Snapshots { all } => {
+            let state = AgentState::load(&state_dir)?;
+            let client = AgentClient::connect(&state).await?;
+            let agent_id = if all { String::new() } else { state.agent_id.clone() };
+            let snapshots = client
+                .backup
+                .clone()
+                .list_snapshots(ListSnapshotsRequest { agent_id })
+                .await
+                .map_err(|s| anyhow::anyhow!("cannot list snapshots: {}", s.message()))?
+                .into_inner()
+                .snapshots;
+            writeln!(out, "{:<36}  {:<20}  {:>8}  {:>14}  paths", "snapshot", "finished (unix)", "files", "bytes")?;
+            for s in snapshots {
+                let stats = s.stats.unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<36}  {:<20}  {:>8}  {:>14}  {}",
+                    s.snapshot_id,
+                    s.finished_at,
+                    stats.files,
+                    stats.bytes,
+                    s.paths.join(", ")
+                )?;
+            }
+        }
+        Command::Restore { snapshot, target } => {
+            let state = AgentState::load(&state_dir)?;
+            let s = crate::restore(&state, &snapshot, &target).await?;
+            writeln!(out, "restored {} files, {} dirs, {} bytes into {}", s.files, s.dirs, s.bytes, target.display())?;
+        }
+    }
+    Ok(())
+}

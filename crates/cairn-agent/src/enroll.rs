@@ -1,0 +1,56 @@
+//! Enrolling this machine with a one-time key.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use cairn_core::Region;
+use cairn_proto::directory::v1::{ListCellsRequest, directory_service_client::DirectoryServiceClient};
+use cairn_proto::orgs::v1::{EnrollAgentRequest, orgs_service_client::OrgsServiceClient};
+
+use crate::AgentState;
+use crate::client::channel;
+
+/// Finds the key's cell through the directory, enrolls, and saves the state.
+pub async fn enroll(state_dir: &Path, directory: &str, key: &str, hostname: Option<String>) -> anyhow::Result<AgentState> {
+    if AgentState::file(state_dir).exists() {
+        anyhow::bail!("this machine is already enrolled (state in {})", state_dir.display());
+    }
+    let region: Region = key
+        .split_once('-')
+        .and_then(|(r, _)| r.parse().ok())
+        .context("this is not a Cairn enrollment key (it starts with its region, like `eu-...`)")?;
+    let cells = DirectoryServiceClient::new(channel(directory).await?)
+        .list_cells(ListCellsRequest {})
+        .await
+        .map_err(|s| anyhow::anyhow!("directory: {}", s.message()))?
+        .into_inner()
+        .cells;
+    let endpoint = cells
+        .into_iter()
+        .find(|c| c.region == region.to_proto())
+        .map(|c| c.endpoint)
+        .with_context(|| format!("the directory knows no cell for region {region}"))?;
+    let hostname = hostname.unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    let enrolled = OrgsServiceClient::new(channel(&endpoint).await?)
+        .enroll_agent(EnrollAgentRequest {
+            enrollment_key: key.trim().to_owned(),
+            hostname: hostname.clone(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("enrollment refused: {}", s.message()))?
+        .into_inner();
+    let state = AgentState {
+        directory: directory.to_owned(),
+        endpoint,
+        region: region.to_string(),
+        company_id: enrolled.company_id,
+        agent_id: enrolled.agent_id,
+        hostname,
+        credential: enrolled.credential,
+        data_key: hex::encode(&enrolled.data_key),
+    };
+    state.data_key().context("the server sent a malformed data key")?;
+    state.save(state_dir)?;
+    Ok(state)
+}

@@ -1,0 +1,254 @@
+//! `cairnctl`: the admin command line. Signs a company up in its home region,
+//! logs in (keeping the access token in a session file), creates enrollment
+//! keys and manages agents.
+//!
+//! A thin gRPC client: every rule is enforced by the server.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use tonic::transport::{Channel, Endpoint};
+
+use cairn_proto::accounts::v1::{LoginRequest, SignUpRequest, accounts_service_client::AccountsServiceClient};
+use cairn_proto::directory::v1::{LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient};
+use cairn_proto::orgs::v1::{
+    CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, RevokeAgentRequest,
+    orgs_service_client::OrgsServiceClient,
+};
+
+#[derive(Parser)]
+#[command(name = "cairnctl", version, about = "Cairn admin command line")]
+pub struct Cli {
+    /// The Cairn directory.
+    #[arg(long, env = "CAIRN_DIRECTORY", default_value = "http://127.0.0.1:7400", global = true)]
+    directory: String,
+    /// Session file holding the access token from `cairnctl login`.
+    #[arg(long, env = "CAIRN_SESSION", global = true)]
+    session: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a company and its owner, in the region of the company's country.
+    Signup {
+        #[arg(long)]
+        company: String,
+        #[arg(long)]
+        industry: String,
+        /// Number of employees.
+        #[arg(long)]
+        employees: i64,
+        /// ISO 3166-1 alpha-2 country code (US, IE, DE, ...).
+        #[arg(long)]
+        country: String,
+        /// The owner's full name.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "CAIRN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Seats to start with.
+        #[arg(long, default_value_t = 5)]
+        seats: i64,
+    },
+    /// Log in and keep the access token in the session file.
+    Login {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "CAIRN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Show the company and its seats.
+    Company,
+    /// Enrollment keys for agents.
+    EnrollmentKey {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// The company's agents.
+    Agents {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a one-time enrollment key.
+    Create {
+        /// Hours the key stays valid (1 to 720).
+        #[arg(long, default_value_t = 72)]
+        ttl_hours: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    List,
+    Revoke { agent_id: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Session {
+    endpoint: String,
+    token: String,
+    expires_at: i64,
+    company_id: String,
+}
+
+fn default_session() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".config").join("cairn").join("session.json"))
+        .unwrap_or_else(|| PathBuf::from(".cairn-session.json"))
+}
+
+async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(endpoint.to_owned())
+        .with_context(|| format!("`{endpoint}` is not a valid endpoint"))?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {endpoint}"))
+}
+
+fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
+    move |s| anyhow::anyhow!("{what}: {} ({:?})", s.message(), s.code())
+}
+
+fn load_session(path: &Path) -> anyhow::Result<Session> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("not logged in ({} is missing): run `cairnctl login`", path.display()))?;
+    let session: Session = serde_json::from_str(&text).context("the session file is damaged: log in again")?;
+    if session.expires_at <= cairn_core::unix_now() {
+        anyhow::bail!("the session has expired: run `cairnctl login`");
+    }
+    Ok(session)
+}
+
+fn authed<T>(session: &Session, message: T) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {}", session.token).parse()?);
+    Ok(request)
+}
+
+/// Runs the command line, writing results to `out`.
+pub async fn run<I, T>(args: I, out: &mut dyn Write) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let session_path = cli.session.clone().unwrap_or_else(default_session);
+    match cli.command {
+        Command::Signup { company, industry, employees, country, name, email, password, seats } => {
+            let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
+                .resolve_country(ResolveCountryRequest { country: country.clone() })
+                .await
+                .map_err(status("sign-up refused"))?
+                .into_inner()
+                .cell
+                .context("the directory returned no cell")?;
+            let done = AccountsServiceClient::new(connect(&cell.endpoint).await?)
+                .sign_up(SignUpRequest {
+                    company_name: company,
+                    industry,
+                    employees,
+                    country,
+                    owner_name: name,
+                    email,
+                    password,
+                    seats,
+                })
+                .await
+                .map_err(status("sign-up refused"))?
+                .into_inner();
+            let region = cairn_core::Region::from_proto(done.region, "region").map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(out, "company {} created in region {region}; owner {}", done.company_id, done.user_id)?;
+        }
+        Command::Login { email, password } => {
+            let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
+                .locate_login(LocateLoginRequest { login: email.clone() })
+                .await
+                .map_err(|s| match s.code() {
+                    tonic::Code::NotFound => anyhow::anyhow!("login failed: wrong email or password"),
+                    _ => status("login failed")(s),
+                })?
+                .into_inner()
+                .cell
+                .context("the directory returned no cell")?;
+            let done = AccountsServiceClient::new(connect(&cell.endpoint).await?)
+                .login(LoginRequest { email, password })
+                .await
+                .map_err(status("login failed"))?
+                .into_inner();
+            let token = done.access_token.context("the server returned no token")?;
+            let session = Session {
+                endpoint: cell.endpoint,
+                token: token.token,
+                expires_at: token.expires_at,
+                company_id: done.company_id.clone(),
+            };
+            if let Some(dir) = session_path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let _ = std::fs::remove_file(&session_path);
+            cairn_core::secret::write_private(&session_path, &serde_json::to_vec(&session)?)?;
+            writeln!(out, "logged in to company {} ({})", done.company_id, done.roles.join(", "))?;
+        }
+        Command::Company => {
+            let session = load_session(&session_path)?;
+            let c = OrgsServiceClient::new(connect(&session.endpoint).await?)
+                .get_company(authed(&session, GetCompanyRequest {})?)
+                .await
+                .map_err(status("cannot show the company"))?
+                .into_inner();
+            writeln!(
+                out,
+                "{} ({}), {} employees, {}; seats {} used of {}",
+                c.name, c.industry, c.employees, c.country, c.seats_used, c.seats_total
+            )?;
+        }
+        Command::EnrollmentKey { command: KeyCommand::Create { ttl_hours } } => {
+            let session = load_session(&session_path)?;
+            let key = OrgsServiceClient::new(connect(&session.endpoint).await?)
+                .create_enrollment_key(authed(&session, CreateEnrollmentKeyRequest { ttl_hours })?)
+                .await
+                .map_err(status("cannot create an enrollment key"))?
+                .into_inner();
+            writeln!(out, "{}", key.key)?;
+        }
+        Command::Agents { command } => {
+            let session = load_session(&session_path)?;
+            let mut client = OrgsServiceClient::new(connect(&session.endpoint).await?);
+            match command {
+                AgentCommand::List => {
+                    let agents = client
+                        .list_agents(authed(&session, ListAgentsRequest {})?)
+                        .await
+                        .map_err(status("cannot list agents"))?
+                        .into_inner()
+                        .agents;
+                    for a in agents {
+                        writeln!(out, "{}  {}  enrolled {}", a.agent_id, a.hostname, a.enrolled_at)?;
+                    }
+                }
+                AgentCommand::Revoke { agent_id } => {
+                    client
+                        .revoke_agent(authed(&session, RevokeAgentRequest { agent_id: agent_id.clone() })?)
+                        .await
+                        .map_err(status("cannot revoke the agent"))?;
+                    writeln!(out, "agent {agent_id} revoked; its seat is free")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
