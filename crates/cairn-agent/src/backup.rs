@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::runtime::Handle;
@@ -44,8 +45,32 @@ pub struct BackupSummary {
     pub bytes_uploaded: u64,
 }
 
+/// What a running backup reports, and how it is asked to stop early.
+pub trait BackupEvents: Send + Sync {
+    /// A pack of `bytes` reached the server and is committed there.
+    fn pack_uploaded(&self, _bytes: u64) {}
+    /// Checked before each file: true stops the backup without a snapshot.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+struct Quiet;
+
+impl BackupEvents for Quiet {}
+
 /// Backs `paths` up and commits a snapshot.
 pub async fn backup(state: &AgentState, paths: &[PathBuf]) -> anyhow::Result<BackupSummary> {
+    backup_with(state, paths, Arc::new(Quiet)).await
+}
+
+/// [`backup`], reporting to `events`. A stopped backup commits no snapshot;
+/// the packs it uploaded are reused by the next run.
+pub async fn backup_with(
+    state: &AgentState,
+    paths: &[PathBuf],
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<BackupSummary> {
     if paths.is_empty() {
         anyhow::bail!("name at least one path to back up");
     }
@@ -53,7 +78,7 @@ pub async fn backup(state: &AgentState, paths: &[PathBuf]) -> anyhow::Result<Bac
     let client = AgentClient::connect(state).await?;
     let key = state.data_key()?;
     let (pack_tx, pack_rx) = mpsc::channel::<Pack>(2);
-    let uploader = tokio::spawn(upload_packs(client.backup.clone(), pack_rx));
+    let uploader = tokio::spawn(upload_packs(client.backup.clone(), pack_rx, events.clone()));
 
     let mut absolute = Vec::new();
     for path in paths {
@@ -63,7 +88,7 @@ pub async fn backup(state: &AgentState, paths: &[PathBuf]) -> anyhow::Result<Bac
     let handle = Handle::current();
     let backup_client = client.backup.clone();
     let walked = tokio::task::spawn_blocking(move || {
-        let mut walker = Walker::new(key, backup_client, handle, pack_tx);
+        let mut walker = Walker::new(key, backup_client, handle, pack_tx, events);
         let root = walker.root(&walk_paths)?;
         walker.flush()?;
         Ok::<_, anyhow::Error>((root, walker.summary, walker.referenced))
@@ -113,7 +138,11 @@ pub async fn backup(state: &AgentState, paths: &[PathBuf]) -> anyhow::Result<Bac
     Ok(summary)
 }
 
-async fn upload_packs(client: Backup, mut packs: mpsc::Receiver<Pack>) -> anyhow::Result<(u64, u64)> {
+async fn upload_packs(
+    client: Backup,
+    mut packs: mpsc::Receiver<Pack>,
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<(u64, u64)> {
     let (mut chunks, mut bytes) = (0u64, 0u64);
     while let Some(pack) = packs.recv().await {
         let size = pack.bytes.len() as u64;
@@ -138,6 +167,7 @@ async fn upload_packs(client: Backup, mut packs: mpsc::Receiver<Pack>) -> anyhow
             .chunks_added;
         chunks += u64::from(added);
         bytes += size;
+        events.pack_uploaded(size);
     }
     Ok((chunks, bytes))
 }
@@ -155,10 +185,17 @@ struct Walker {
     pending_bytes: usize,
     referenced: BTreeSet<ChunkId>,
     summary: BackupSummary,
+    events: Arc<dyn BackupEvents>,
 }
 
 impl Walker {
-    fn new(key: DataKey, client: Backup, handle: Handle, packs: mpsc::Sender<Pack>) -> Walker {
+    fn new(
+        key: DataKey,
+        client: Backup,
+        handle: Handle,
+        packs: mpsc::Sender<Pack>,
+        events: Arc<dyn BackupEvents>,
+    ) -> Walker {
         Walker {
             ids: key.chunk_id_key(),
             key,
@@ -171,6 +208,7 @@ impl Walker {
             pending_bytes: 0,
             referenced: BTreeSet::new(),
             summary: BackupSummary::default(),
+            events,
         }
     }
 
@@ -231,6 +269,9 @@ impl Walker {
             node.subtree = self.dir(path)?.0.to_vec();
             self.summary.dirs += 1;
         } else if kind.is_file() {
+            if self.events.should_stop() {
+                anyhow::bail!("backup interrupted before {}; no snapshot was saved", path.display());
+            }
             node.kind = NodeKind::File as i32;
             let file = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let mut size = 0u64;

@@ -13,7 +13,7 @@ mod enroll;
 mod restore;
 mod state;
 
-pub use backup::{BackupSummary, backup};
+pub use backup::{BackupEvents, BackupSummary, backup, backup_with};
 pub use client::{AgentClient, Backup, Bearer};
 pub use enroll::enroll;
 pub use restore::{RestoreSummary, restore};

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use cairn_core::validate::text;
 use cairn_core::{AgentId, ChunkId, EntityKind, Error, SnapshotId};
-use cairn_entity::regional::{snapshot, snapshot_chunk};
+use cairn_entity::regional::{agent, snapshot, snapshot_chunk};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
@@ -120,6 +120,16 @@ pub(crate) async fn list(
 ) -> Result<Vec<snapshot::Model>, Error> {
     let mut query = snapshot::Entity::find().filter(snapshot::Column::CompanyId.eq(scope.uuid()));
     if let Some(agent) = agent {
+        // Naming another company's agent is NOT_FOUND, not an empty list.
+        let known = agent::Entity::find()
+            .filter(agent::Column::CompanyId.eq(scope.uuid()))
+            .filter(agent::Column::Id.eq(agent.0))
+            .one(db)
+            .await
+            .map_err(db_err("finding an agent"))?;
+        if known.is_none() {
+            return Err(Error::not_found(EntityKind::Agent, agent));
+        }
         query = query.filter(snapshot::Column::AgentId.eq(agent.0));
     }
     query

@@ -1,0 +1,186 @@
+//! Test harness: a real Cairn server (directory and both cells) on loopback
+//! port 0 with a temporary data directory, SQLite or PostgreSQL databases,
+//! and helpers that drive it through the real `cairnctl` and `cairn-agent`
+//! command lines.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+
+use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+
+use cairn_core::Region;
+use cairn_core::config::ServerConfig;
+use cairn_entity::regional::{agent, chunk, company, enrollment_key, pack, snapshot, snapshot_chunk, user};
+use cairn_migration::testing::TestDatabase;
+use cairn_server::Running;
+use cairn_store::CellStore;
+
+/// Which database backend a test cluster runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL too when `CAIRN_TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if std::env::var(cairn_migration::testing::TEST_DATABASE_ENV).is_ok() {
+        all.push(Backend::Postgres);
+    }
+    all
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub config: ServerConfig,
+    pub directory: String,
+    running: Option<Running>,
+    _databases: Vec<TestDatabase>,
+}
+
+impl Cluster {
+    pub async fn start(backend: Backend) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::embedded_on(dir.path().join("data"), [0, 0, 0]);
+        let mut databases = Vec::new();
+        if backend == Backend::Postgres {
+            let directory_db = cairn_migration::testing::postgres().await.unwrap().unwrap();
+            config.directory.as_mut().unwrap().database_url = Some(directory_db.url.clone());
+            databases.push(directory_db);
+            for cell in config.cells.values_mut() {
+                let db = cairn_migration::testing::postgres().await.unwrap().unwrap();
+                cell.database_url = Some(db.url.clone());
+                databases.push(db);
+            }
+        }
+        let running = cairn_server::start(config.clone()).await.unwrap();
+        let directory = running.directory_endpoint().unwrap();
+        Cluster {
+            dir,
+            config,
+            directory,
+            running: Some(running),
+            _databases: databases,
+        }
+    }
+
+    pub fn cell_endpoint(&self, region: Region) -> String {
+        format!("http://{}", self.running.as_ref().unwrap().cells[&region])
+    }
+
+    /// A fresh folder under the cluster's temporary directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `cairnctl` with this cluster's directory and `session` file.
+    pub async fn ctl(&self, session: &Path, args: &[&str]) -> anyhow::Result<String> {
+        let mut argv = vec![
+            "cairnctl".to_owned(),
+            "--directory".to_owned(),
+            self.directory.clone(),
+            "--session".to_owned(),
+            session.display().to_string(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let mut out = Vec::new();
+        cairnctl::run(argv, &mut out).await?;
+        Ok(String::from_utf8(out)?)
+    }
+
+    /// Runs `cairn-agent` with its state in `state`.
+    pub async fn agent(&self, state: &Path, args: &[&str]) -> anyhow::Result<String> {
+        let mut argv = vec!["cairn-agent".to_owned(), "--state-dir".to_owned(), state.display().to_string()];
+        for arg in args {
+            argv.push(arg.to_string());
+            if *arg == "enroll" {
+                argv.push("--directory".to_owned());
+                argv.push(self.directory.clone());
+            }
+        }
+        let mut out = Vec::new();
+        cairn_agent::cli::run(argv, &mut out).await?;
+        Ok(String::from_utf8(out)?)
+    }
+
+    /// Signs a company up, logs its owner in, and returns the session file and company id.
+    pub async fn signup(&self, name: &str, country: &str, email: &str, seats: u32) -> (PathBuf, String) {
+        let session = self.path(&format!("{email}.session"));
+        let out = self
+            .ctl(
+                &session,
+                &[
+                    "signup", "--company", name, "--industry", "Accounting", "--employees", "25", "--country", country,
+                    "--name", "Owner Person", "--email", email, "--password", "correct horse battery", "--seats",
+                    &seats.to_string(),
+                ],
+            )
+            .await
+            .unwrap();
+        let company = out.split_whitespace().nth(1).unwrap().to_owned();
+        self.ctl(&session, &["login", "--email", email, "--password", "correct horse battery"])
+            .await
+            .unwrap();
+        (session, company)
+    }
+
+    /// Creates a key and enrolls an agent; returns its state directory.
+    pub async fn enroll(&self, session: &Path, name: &str) -> PathBuf {
+        let key = self.ctl(session, &["enrollment-key", "create"]).await.unwrap();
+        let state = self.path(&format!("{name}.agent"));
+        self.agent(&state, &["enroll", "--key", key.trim(), "--hostname", name]).await.unwrap();
+        state
+    }
+
+    pub async fn cell_db(&self, region: Region) -> DatabaseConnection {
+        let url = self.config.cell_database_url(region, &self.config.cells[&region]);
+        Database::connect(url.as_str()).await.unwrap()
+    }
+
+    pub fn cell_store(&self, region: Region) -> CellStore {
+        CellStore::open(&self.config.cell_bucket(region, &self.config.cells[&region])).unwrap()
+    }
+
+    pub async fn directory_db(&self) -> DatabaseConnection {
+        let dir = self.config.directory.as_ref().unwrap();
+        Database::connect(self.config.directory_database_url(dir).as_str()).await.unwrap()
+    }
+
+    /// Rows of `company` in every table of `region`'s database.
+    pub async fn company_rows(&self, region: Region, company: &str) -> u64 {
+        let db = self.cell_db(region).await;
+        let id = uuid::Uuid::parse_str(company).unwrap();
+        let mut n = company::Entity::find().filter(company::Column::Id.eq(id)).count(&db).await.unwrap();
+        n += user::Entity::find().filter(user::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        n += enrollment_key::Entity::find()
+            .filter(enrollment_key::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        n += agent::Entity::find().filter(agent::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        n += pack::Entity::find().filter(pack::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        n += chunk::Entity::find().filter(chunk::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        n += snapshot::Entity::find().filter(snapshot::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        n += snapshot_chunk::Entity::find()
+            .filter(snapshot_chunk::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        n
+    }
+
+    /// Objects of `company` anywhere in `region`'s bucket, and their bytes.
+    pub async fn company_objects(&self, region: Region, company: &str) -> (usize, u64) {
+        let all = self.cell_store(region).list(None).await.unwrap();
+        let mine: Vec<_> = all.iter().filter(|(key, _)| key.contains(company)).collect();
+        (mine.len(), mine.iter().map(|(_, size)| size).sum())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await.unwrap();
+        }
+    }
+}
