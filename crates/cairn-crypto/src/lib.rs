@@ -2,7 +2,9 @@
 //! key, AES-256-GCM sealing of stored chunks, keyed BLAKE3 chunk ids, and the
 //! wrapping of data keys under a cell's master key.
 //!
-//! No I/O here: keys come in as bytes and leave as bytes.
+//! No I/O here (no network, no database, no files): keys come in as bytes and
+//! leave as bytes. Nothing in this crate may log or print key material; keys
+//! are zeroized on drop and their `Debug` shows only the type name.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -13,45 +15,57 @@ use cairn_core::{ChunkId, PackId};
 
 const TAG_LEN: usize = 16;
 
+/// Bytes added by sealing: the nonce in front, the tag behind.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("a key must be 32 bytes, got {0}")]
     KeyLength(usize),
-    #[error("sealed data is too short ({0} bytes)")]
+    #[error("sealed data is too short ({0} bytes, at least {SEAL_OVERHEAD} needed)")]
     TooShort(usize),
     #[error("authentication failed: wrong key or corrupted data")]
     Authentication,
+    #[error("data is too long to seal ({0} bytes)")]
+    TooLong(usize),
     #[error("no randomness available")]
     Randomness,
 }
 
-fn aead_key(bytes: &[u8; 32]) -> LessSafeKey {
-    // 32 bytes is always a valid AES-256 key.
-    #[allow(clippy::expect_used)]
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32-byte AES-256 key"))
+fn aead_key(bytes: &[u8; 32]) -> Result<LessSafeKey, CryptoError> {
+    // Only a key of the wrong length is refused, which a [u8; 32] cannot be.
+    UnboundKey::new(&AES_256_GCM, bytes)
+        .map(LessSafeKey::new)
+        .map_err(|_| CryptoError::KeyLength(bytes.len()))
 }
 
 fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let key = aead_key(key)?;
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
-    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+    let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
-    let tag = aead_key(key)
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out[NONCE_LEN..])
-        .map_err(|_| CryptoError::Authentication)?;
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut out[NONCE_LEN..],
+        )
+        .map_err(|_| CryptoError::TooLong(plaintext.len()))?;
     out.extend_from_slice(tag.as_ref());
     Ok(out)
 }
 
 fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if sealed.len() < NONCE_LEN + TAG_LEN {
+    if sealed.len() < SEAL_OVERHEAD {
         return Err(CryptoError::TooShort(sealed.len()));
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::TooShort(sealed.len()))?;
+    let nonce =
+        Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::TooShort(sealed.len()))?;
     let mut buf = body.to_vec();
-    let len = aead_key(key)
+    let len = aead_key(key)?
         .open_in_place(nonce, Aad::from(aad), &mut buf)
         .map_err(|_| CryptoError::Authentication)?
         .len();
@@ -68,12 +82,14 @@ fn key_bytes(bytes: &[u8]) -> Result<[u8; 32], CryptoError> {
 pub struct DataKey([u8; 32]);
 
 impl DataKey {
+    /// A fresh random key, for a new company.
     pub fn generate() -> Result<DataKey, CryptoError> {
         let mut bytes = [0u8; 32];
         aws_lc_rs::rand::fill(&mut bytes).map_err(|_| CryptoError::Randomness)?;
         Ok(DataKey(bytes))
     }
 
+    /// A key from its 32 bytes, as unwrapped or read from the agent's state.
     pub fn from_bytes(bytes: &[u8]) -> Result<DataKey, CryptoError> {
         key_bytes(bytes).map(DataKey)
     }
@@ -87,21 +103,33 @@ impl DataKey {
         ChunkIdKey(blake3::derive_key("cairn 2026 chunk id key", &self.0))
     }
 
-    /// nonce ‖ ciphertext ‖ tag, with a fresh random nonce.
+    /// AES-256-GCM: nonce (12) ‖ ciphertext ‖ tag (16), with a fresh random
+    /// nonce. `aad` is authenticated but not stored; `open` needs the same.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.0, aad, plaintext)
     }
 
+    /// Reverses `seal`; fails on short input, a wrong key, a wrong `aad` or
+    /// any changed byte.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         open(&self.0, aad, sealed)
     }
 }
 
-impl std::fmt::Debug for DataKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DataKey(..)")
-    }
+/// Keys print as their type name only, never their bytes.
+macro_rules! redacted_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    };
 }
+
+redacted_debug!(DataKey);
+redacted_debug!(ChunkIdKey);
+redacted_debug!(MasterKey);
 
 /// Names chunks: a keyed BLAKE3 hash, so equal plaintexts dedup within a
 /// company and nothing is learnable across companies.
@@ -109,6 +137,7 @@ impl std::fmt::Debug for DataKey {
 pub struct ChunkIdKey([u8; 32]);
 
 impl ChunkIdKey {
+    /// The keyed BLAKE3 hash of a chunk's plaintext.
     pub fn chunk_id(&self, plaintext: &[u8]) -> ChunkId {
         ChunkId(*blake3::keyed_hash(&self.0, plaintext).as_bytes())
     }
@@ -124,6 +153,7 @@ pub fn pack_id(bytes: &[u8]) -> PackId {
 pub struct MasterKey([u8; 32]);
 
 impl MasterKey {
+    /// A master key from its 32 bytes, as loaded from the cell's secret file.
     pub fn from_bytes(bytes: &[u8]) -> Result<MasterKey, CryptoError> {
         key_bytes(bytes).map(MasterKey)
     }
@@ -134,8 +164,9 @@ impl MasterKey {
         seal(&self.0, company_id.as_bytes(), key.as_bytes())
     }
 
+    /// Reverses `wrap`; fails for another company's id or another master key.
     pub fn unwrap(&self, wrapped: &[u8], company_id: &str) -> Result<DataKey, CryptoError> {
-        let bytes = open(&self.0, company_id.as_bytes(), wrapped)?;
+        let bytes = zeroize::Zeroizing::new(open(&self.0, company_id.as_bytes(), wrapped)?);
         DataKey::from_bytes(&bytes)
     }
 }
@@ -144,35 +175,128 @@ impl MasterKey {
 mod tests {
     use super::*;
 
+    fn key() -> DataKey {
+        DataKey::generate().unwrap()
+    }
+
     #[test]
-    fn seal_open_round_trip_and_tampering() {
-        let key = DataKey::generate().unwrap();
+    fn seal_open_round_trip() {
+        let key = key();
         let sealed = key.seal(b"id", b"hello cairn").unwrap();
+        assert_eq!(sealed.len(), b"hello cairn".len() + SEAL_OVERHEAD);
         assert_eq!(key.open(b"id", &sealed).unwrap(), b"hello cairn");
-        let mut flipped = sealed.clone();
-        flipped[NONCE_LEN + 2] ^= 1;
-        assert!(matches!(key.open(b"id", &flipped), Err(CryptoError::Authentication)));
-        assert!(key.open(b"other id", &sealed).is_err());
-        assert!(DataKey::generate().unwrap().open(b"id", &sealed).is_err());
-        assert!(matches!(key.open(b"id", &sealed[..10]), Err(CryptoError::TooShort(10))));
+        let empty = key.seal(b"id", b"").unwrap();
+        assert_eq!(key.open(b"id", &empty).unwrap(), b"");
+    }
+
+    #[test]
+    fn equal_plaintexts_seal_differently() {
+        let key = key();
+        assert_ne!(
+            key.seal(b"id", b"same").unwrap(),
+            key.seal(b"id", b"same").unwrap()
+        );
+    }
+
+    #[test]
+    fn any_flipped_byte_fails() {
+        let key = key();
+        let sealed = key.seal(b"id", b"hello cairn").unwrap();
+        for i in 0..sealed.len() {
+            let mut flipped = sealed.clone();
+            flipped[i] ^= 1;
+            assert!(
+                matches!(key.open(b"id", &flipped), Err(CryptoError::Authentication)),
+                "byte {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_aad_fails() {
+        let key = key();
+        let sealed = key.seal(b"id", b"hello cairn").unwrap();
+        assert!(matches!(
+            key.open(b"other id", &sealed),
+            Err(CryptoError::Authentication)
+        ));
+    }
+
+    #[test]
+    fn wrong_key_fails() {
+        let sealed = key().seal(b"id", b"hello cairn").unwrap();
+        assert!(matches!(
+            key().open(b"id", &sealed),
+            Err(CryptoError::Authentication)
+        ));
+    }
+
+    #[test]
+    fn short_input_is_an_error() {
+        let key = key();
+        for len in 0..SEAL_OVERHEAD {
+            assert!(
+                matches!(key.open(b"id", &vec![0; len]), Err(CryptoError::TooShort(n)) if n == len)
+            );
+        }
+        assert!(matches!(
+            key.open(b"id", &[0; SEAL_OVERHEAD]),
+            Err(CryptoError::Authentication)
+        ));
+    }
+
+    #[test]
+    fn keys_must_be_32_bytes() {
+        assert!(matches!(
+            DataKey::from_bytes(&[1; 31]),
+            Err(CryptoError::KeyLength(31))
+        ));
+        assert!(matches!(
+            MasterKey::from_bytes(&[1; 33]),
+            Err(CryptoError::KeyLength(33))
+        ));
+        assert_eq!(DataKey::from_bytes(&[9; 32]).unwrap().as_bytes(), &[9; 32]);
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let data = DataKey::from_bytes(&[0xab; 32]).unwrap();
+        let master = MasterKey::from_bytes(&[0xab; 32]).unwrap();
+        let printed = format!("{data:?} {:?} {master:?}", data.chunk_id_key());
+        assert_eq!(printed, "DataKey(..) ChunkIdKey(..) MasterKey(..)");
     }
 
     #[test]
     fn wrapped_keys_are_bound_to_their_company() {
         let master = MasterKey::from_bytes(&[7; 32]).unwrap();
-        let key = DataKey::generate().unwrap();
+        let key = key();
         let wrapped = master.wrap(&key, "company-a").unwrap();
-        assert_eq!(master.unwrap(&wrapped, "company-a").unwrap().as_bytes(), key.as_bytes());
-        assert!(master.unwrap(&wrapped, "company-b").is_err());
-        assert!(MasterKey::from_bytes(&[8; 32]).unwrap().unwrap(&wrapped, "company-a").is_err());
-        assert!(matches!(MasterKey::from_bytes(&[1; 5]), Err(CryptoError::KeyLength(5))));
+        assert_eq!(
+            master.unwrap(&wrapped, "company-a").unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        assert!(matches!(
+            master.unwrap(&wrapped, "company-b"),
+            Err(CryptoError::Authentication)
+        ));
+        let other_cell = MasterKey::from_bytes(&[8; 32]).unwrap();
+        assert!(other_cell.unwrap(&wrapped, "company-a").is_err());
     }
 
     #[test]
     fn chunk_ids_are_keyed_per_company() {
-        let a = DataKey::generate().unwrap().chunk_id_key();
-        let b = DataKey::generate().unwrap().chunk_id_key();
+        let a = key().chunk_id_key();
+        let b = key().chunk_id_key();
         assert_eq!(a.chunk_id(b"same"), a.chunk_id(b"same"));
         assert_ne!(a.chunk_id(b"same"), b.chunk_id(b"same"));
+        assert_ne!(
+            a.chunk_id(b"same"),
+            ChunkId(*blake3::hash(b"same").as_bytes())
+        );
+    }
+
+    #[test]
+    fn pack_id_is_the_plain_hash() {
+        assert_eq!(pack_id(b"pack").0, *blake3::hash(b"pack").as_bytes());
     }
 }

@@ -13,20 +13,31 @@ pub const MAX_BLOB_SIZE: usize = 64 * 1024 * 1024;
 
 const RAW: u8 = 0;
 const ZSTD: u8 = 1;
+const ZSTD_LEVEL: i32 = 3;
 
+/// A chunk ready for a pack.
 pub struct EncodedBlob {
+    /// Keyed BLAKE3 hash of the plaintext.
     pub id: ChunkId,
+    /// Format byte and body, sealed: what the store keeps.
     pub stored: Vec<u8>,
+    /// Plaintext length, in bytes.
     pub raw_length: u32,
 }
 
-/// Names, compresses (when that helps) and seals a chunk.
-pub fn encode_blob(key: &DataKey, id_key: &ChunkIdKey, plaintext: &[u8]) -> Result<EncodedBlob, EngineError> {
+/// Names, compresses (zstd level 3, kept only when smaller) and seals a
+/// chunk, with its id as associated data so a blob cannot pass for another.
+/// Takes the chunk id key so a caller derives it once, not per chunk.
+pub fn encode_blob(
+    key: &DataKey,
+    id_key: &ChunkIdKey,
+    plaintext: &[u8],
+) -> Result<EncodedBlob, EngineError> {
     if plaintext.len() > MAX_BLOB_SIZE {
         return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
     }
     let id = id_key.chunk_id(plaintext);
-    let compressed = zstd::bulk::compress(plaintext, 3)?;
+    let compressed = zstd::bulk::compress(plaintext, ZSTD_LEVEL)?;
     let mut body = Vec::with_capacity(1 + plaintext.len().min(compressed.len()));
     if compressed.len() < plaintext.len() {
         body.push(ZSTD);
@@ -44,24 +55,23 @@ pub fn encode_blob(key: &DataKey, id_key: &ChunkIdKey, plaintext: &[u8]) -> Resu
 }
 
 /// Opens, decompresses (bounded) and checks a stored chunk against its id.
-pub fn decode_blob(key: &DataKey, id_key: &ChunkIdKey, id: &ChunkId, stored: &[u8]) -> Result<Vec<u8>, EngineError> {
-    let body = key.open(id.as_bytes(), stored)?;
-    let plaintext = match body.split_first() {
-        Some((&RAW, rest)) => rest.to_vec(),
-        Some((&ZSTD, rest)) => {
-            let mut out = Vec::new();
-            zstd::stream::read::Decoder::new(rest)
-                .map_err(|e| EngineError::Decompress(e.to_string()))?
-                .take(MAX_BLOB_SIZE as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| EngineError::Decompress(e.to_string()))?;
-            if out.len() > MAX_BLOB_SIZE {
-                return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
-            }
-            out
+/// Hostile or corrupted input is an error, and never makes this allocate
+/// more than about twice `MAX_BLOB_SIZE`.
+pub fn decode_blob(
+    key: &DataKey,
+    id_key: &ChunkIdKey,
+    id: &ChunkId,
+    stored: &[u8],
+) -> Result<Vec<u8>, EngineError> {
+    let mut body = key.open(id.as_bytes(), stored)?;
+    let plaintext = match body.first().copied() {
+        Some(RAW) => {
+            body.remove(0);
+            body
         }
-        Some((&other, _)) => return Err(EngineError::Format(other)),
-        None => return Err(EngineError::Format(u8::MAX)),
+        Some(ZSTD) => decompress(&body[1..])?,
+        Some(other) => return Err(EngineError::Format(other)),
+        None => return Err(EngineError::EmptyBlob),
     };
     if id_key.chunk_id(&plaintext) != *id {
         return Err(EngineError::IdMismatch { id: id.to_hex() });
@@ -69,37 +79,152 @@ pub fn decode_blob(key: &DataKey, id_key: &ChunkIdKey, id: &ChunkId, stored: &[u
     Ok(plaintext)
 }
 
+/// Streams the frame through a reader capped one byte past the limit, so a
+/// decompression bomb stops at the cap instead of exhausting memory.
+fn decompress(compressed: &[u8]) -> Result<Vec<u8>, EngineError> {
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::new(compressed)
+        .map_err(|e| EngineError::Decompress(e.to_string()))?
+        .take(MAX_BLOB_SIZE as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| EngineError::Decompress(e.to_string()))?;
+    if out.len() > MAX_BLOB_SIZE {
+        return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn format_of(key: &DataKey, blob: &EncodedBlob) -> u8 {
+        key.open(blob.id.as_bytes(), &blob.stored).unwrap()[0]
+    }
+
+    /// Seals a hand-made body the way `encode_blob` would, for hostile cases.
+    fn forge(key: &DataKey, id: &ChunkId, body: &[u8]) -> Vec<u8> {
+        key.seal(id.as_bytes(), body).unwrap()
+    }
+
     #[test]
-    fn round_trip_compressible_and_not() {
+    fn round_trips_compressible_incompressible_and_empty() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let noise: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for plain in [b"log line 42\n".repeat(10_000), noise, Vec::new()] {
+            let blob = encode_blob(&key, &ids, &plain).unwrap();
+            assert_eq!(blob.id, ids.chunk_id(&plain));
+            assert_eq!(blob.raw_length as usize, plain.len());
+            assert_eq!(
+                decode_blob(&key, &ids, &blob.id, &blob.stored).unwrap(),
+                plain
+            );
+        }
+    }
+
+    #[test]
+    fn compressible_data_is_stored_compressed() {
         let key = DataKey::generate().unwrap();
         let ids = key.chunk_id_key();
         let text = b"log line 42\n".repeat(10_000);
         let blob = encode_blob(&key, &ids, &text).unwrap();
-        assert!(blob.stored.len() < text.len() / 10, "compressible data is stored compressed");
-        assert_eq!(decode_blob(&key, &ids, &blob.id, &blob.stored).unwrap(), text);
-        let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-        let blob = encode_blob(&key, &ids, &noise).unwrap();
-        assert_eq!(decode_blob(&key, &ids, &blob.id, &blob.stored).unwrap(), noise);
-        let empty = encode_blob(&key, &ids, b"").unwrap();
-        assert_eq!(decode_blob(&key, &ids, &empty.id, &empty.stored).unwrap(), b"");
+        assert_eq!(format_of(&key, &blob), ZSTD);
+        assert!(
+            blob.stored.len() < text.len() / 10,
+            "stored {} bytes",
+            blob.stored.len()
+        );
     }
 
     #[test]
-    fn corruption_and_foreign_keys_are_errors() {
+    fn incompressible_data_is_stored_raw() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let blob = encode_blob(&key, &ids, b"x").unwrap();
+        assert_eq!(format_of(&key, &blob), RAW);
+        assert_eq!(blob.stored.len(), 1 + 1 + cairn_crypto::SEAL_OVERHEAD);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_an_error() {
         let key = DataKey::generate().unwrap();
         let ids = key.chunk_id_key();
         let blob = encode_blob(&key, &ids, b"payroll.xlsx contents").unwrap();
-        let mut flipped = blob.stored.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 0x40;
-        assert!(decode_blob(&key, &ids, &blob.id, &flipped).is_err());
+        for i in 0..blob.stored.len() {
+            let mut flipped = blob.stored.clone();
+            flipped[i] ^= 0x40;
+            assert!(
+                decode_blob(&key, &ids, &blob.id, &flipped).is_err(),
+                "byte {i}"
+            );
+        }
+        assert!(decode_blob(&key, &ids, &blob.id, &[]).is_err());
+        assert!(decode_blob(&key, &ids, &blob.id, &blob.stored[..20]).is_err());
+    }
+
+    #[test]
+    fn another_companys_key_or_another_id_is_an_error() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let blob = encode_blob(&key, &ids, b"payroll.xlsx contents").unwrap();
         let other = DataKey::generate().unwrap();
         assert!(decode_blob(&other, &other.chunk_id_key(), &blob.id, &blob.stored).is_err());
         assert!(decode_blob(&key, &ids, &ChunkId([0; 32]), &blob.stored).is_err());
-        assert!(decode_blob(&key, &ids, &blob.id, &[]).is_err());
+    }
+
+    #[test]
+    fn a_body_that_does_not_hash_to_its_id_is_refused() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let id = ids.chunk_id(b"what the id promises");
+        let stored = forge(&key, &id, b"\0something else");
+        assert!(matches!(
+            decode_blob(&key, &ids, &id, &stored),
+            Err(EngineError::IdMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let id = ChunkId([5; 32]);
+        let decode = |body: &[u8]| decode_blob(&key, &ids, &id, &forge(&key, &id, body));
+        assert!(matches!(decode(b""), Err(EngineError::EmptyBlob)));
+        assert!(matches!(decode(b"\x07abc"), Err(EngineError::Format(7))));
+        assert!(matches!(
+            decode(b"\x01not zstd"),
+            Err(EngineError::Decompress(_))
+        ));
+        assert!(matches!(decode(b"\x01"), Err(EngineError::Decompress(_))));
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_at_the_limit() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let id = ChunkId([9; 32]);
+        let mut body = vec![ZSTD];
+        body.extend(zstd::bulk::compress(&vec![0u8; MAX_BLOB_SIZE + 4096], ZSTD_LEVEL).unwrap());
+        assert!(body.len() < 64 * 1024, "bomb is {} bytes", body.len());
+        let result = decode_blob(&key, &ids, &id, &forge(&key, &id, &body));
+        assert!(
+            matches!(result, Err(EngineError::TooLarge(MAX_BLOB_SIZE))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn oversized_plaintext_is_refused() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let huge = vec![0u8; MAX_BLOB_SIZE + 1];
+        assert!(matches!(
+            encode_blob(&key, &ids, &huge),
+            Err(EngineError::TooLarge(_))
+        ));
     }
 }

@@ -6,15 +6,21 @@ use cairn_proto::backup::v1::ChunkRecord;
 
 use crate::{EncodedBlob, EngineError};
 
+/// Size, in bytes, at which the agent closes a pack.
 pub const PACK_TARGET: usize = 16 * 1024 * 1024;
+/// Most chunks one pack may hold; the server refuses more.
 pub const MAX_PACK_RECORDS: usize = 100_000;
 
+/// A finished pack, ready to upload.
 pub struct Pack {
+    /// BLAKE3 hash of `bytes`.
     pub id: PackId,
     pub bytes: Vec<u8>,
+    /// Where each chunk sits in `bytes`, in order of offset.
     pub chunks: Vec<ChunkRecord>,
 }
 
+/// Collects encoded blobs until the pack reaches its target size.
 pub struct PackBuilder {
     target: usize,
     bytes: Vec<u8>,
@@ -22,6 +28,7 @@ pub struct PackBuilder {
 }
 
 impl PackBuilder {
+    /// A builder that reports full at `target` bytes (see `PACK_TARGET`).
     pub fn new(target: usize) -> PackBuilder {
         PackBuilder {
             target,
@@ -30,6 +37,7 @@ impl PackBuilder {
         }
     }
 
+    /// Appends a blob's stored bytes and records where they sit.
     pub fn add(&mut self, blob: EncodedBlob) {
         self.chunks.push(ChunkRecord {
             id: blob.id.0.to_vec(),
@@ -40,6 +48,7 @@ impl PackBuilder {
         self.bytes.extend_from_slice(&blob.stored);
     }
 
+    /// Bytes so far.
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
@@ -48,6 +57,7 @@ impl PackBuilder {
         self.chunks.is_empty()
     }
 
+    /// At or past the target size, or at the most records a pack may hold.
     pub fn is_full(&self) -> bool {
         self.bytes.len() >= self.target || self.chunks.len() >= MAX_PACK_RECORDS
     }
@@ -61,13 +71,18 @@ impl PackBuilder {
     }
 }
 
-/// Checks an uploaded pack's records: well-formed ids, non-empty, sorted,
-/// not overlapping, inside the pack.
+/// Checks an uploaded pack's records against its size: 1 to
+/// `MAX_PACK_RECORDS` records, 32-byte ids, lengths of at least 1, sorted by
+/// offset, not overlapping, inside the pack. Gaps are allowed. The error
+/// names the first bad record by index.
 pub fn validate_pack_records(size: u64, records: &[ChunkRecord]) -> Result<(), EngineError> {
     if records.is_empty() || records.len() > MAX_PACK_RECORDS {
         return Err(EngineError::BadPack {
             index: 0,
-            reason: format!("a pack holds 1 to {MAX_PACK_RECORDS} chunks, got {}", records.len()),
+            reason: format!(
+                "a pack holds 1 to {MAX_PACK_RECORDS} chunks, got {}",
+                records.len()
+            ),
         });
     }
     let mut end = 0u64;
@@ -105,25 +120,79 @@ mod tests {
     use cairn_core::ChunkId;
     use cairn_crypto::DataKey;
 
+    fn build(blobs: &[Vec<u8>]) -> (DataKey, Pack) {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let mut builder = PackBuilder::new(PACK_TARGET);
+        assert!(builder.is_empty());
+        for blob in blobs {
+            builder.add(encode_blob(&key, &ids, blob).unwrap());
+        }
+        assert_eq!(builder.is_empty(), blobs.is_empty());
+        assert_eq!(builder.len(), builder.bytes.len());
+        (key, builder.finish())
+    }
+
+    fn refused_at(pack: &Pack, chunks: &[ChunkRecord]) -> usize {
+        match validate_pack_records(pack.bytes.len() as u64, chunks) {
+            Err(EngineError::BadPack { index, .. }) => index,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn plaintexts() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let compressible = (any::<u8>(), 0usize..20_000).prop_map(|(b, n)| vec![b; n]);
+        let random = prop::collection::vec(any::<u8>(), 0..4096);
+        prop::collection::vec(prop_oneof![compressible, random], 1..20)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
         #[test]
-        fn every_record_decodes_from_the_pack(blobs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..4096), 1..20)) {
-            let key = DataKey::generate().unwrap();
+        fn every_record_decodes_from_the_pack(blobs in plaintexts()) {
+            let (key, pack) = build(&blobs);
             let ids = key.chunk_id_key();
-            let mut builder = PackBuilder::new(PACK_TARGET);
-            for blob in &blobs {
-                builder.add(encode_blob(&key, &ids, blob).unwrap());
-            }
-            let pack = builder.finish();
             prop_assert_eq!(pack.id, cairn_crypto::pack_id(&pack.bytes));
+            prop_assert_eq!(pack.chunks.len(), blobs.len());
             validate_pack_records(pack.bytes.len() as u64, &pack.chunks).unwrap();
             for (record, plain) in pack.chunks.iter().zip(&blobs) {
                 let stored = &pack.bytes[record.offset as usize..(record.offset + u64::from(record.length)) as usize];
                 let id = ChunkId::from_slice(&record.id, "id").unwrap();
                 prop_assert_eq!(&decode_blob(&key, &ids, &id, stored).unwrap(), plain);
                 prop_assert_eq!(record.raw_length as usize, plain.len());
+            }
+        }
+
+        #[test]
+        fn corrupted_records_are_refused(blobs in plaintexts(), pick in any::<prop::sample::Index>()) {
+            let (_, pack) = build(&blobs);
+            let i = pick.index(pack.chunks.len());
+
+            let mut chunks = pack.chunks.clone();
+            chunks[i].id.pop();
+            prop_assert_eq!(refused_at(&pack, &chunks), i);
+
+            let mut chunks = pack.chunks.clone();
+            chunks[i].length = 0;
+            prop_assert_eq!(refused_at(&pack, &chunks), i);
+
+            let mut chunks = pack.chunks.clone();
+            chunks[i].offset = pack.bytes.len() as u64;
+            prop_assert_eq!(refused_at(&pack, &chunks), i);
+
+            let last = pack.chunks.len() - 1;
+            let mut chunks = pack.chunks.clone();
+            chunks[last].length += 1;
+            prop_assert_eq!(refused_at(&pack, &chunks), last);
+
+            if i > 0 {
+                let mut chunks = pack.chunks.clone();
+                chunks[i].offset = chunks[i - 1].offset + u64::from(chunks[i - 1].length) - 1;
+                prop_assert_eq!(refused_at(&pack, &chunks), i);
+                let mut chunks = pack.chunks.clone();
+                chunks.swap(i - 1, i);
+                prop_assert_eq!(refused_at(&pack, &chunks), i);
             }
         }
     }
@@ -148,5 +217,28 @@ mod tests {
         let mut short = record(0, 1);
         short.id = vec![1; 31];
         assert!(validate_pack_records(100, &[short]).is_err());
+        let too_far = record(u64::MAX, 2);
+        assert!(validate_pack_records(u64::MAX, &[too_far]).is_err());
+        let many: Vec<ChunkRecord> = (0..=MAX_PACK_RECORDS as u64)
+            .map(|i| record(i, 1))
+            .collect();
+        assert!(validate_pack_records(many.len() as u64, &many).is_err());
+        assert!(validate_pack_records(many.len() as u64, &many[1..]).is_ok());
+    }
+
+    #[test]
+    fn a_builder_is_full_at_its_target() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let mut builder = PackBuilder::new(100);
+        for i in 0..3u8 {
+            assert!(!builder.is_full(), "{} bytes", builder.len());
+            builder.add(encode_blob(&key, &ids, &[i; 30]).unwrap());
+        }
+        assert!(
+            builder.len() >= 100 && builder.is_full(),
+            "{} bytes",
+            builder.len()
+        );
     }
 }
