@@ -43,7 +43,7 @@ pub struct Cluster {
 impl Cluster {
     pub async fn start(backend: Backend) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::embedded_on(dir.path().join("data"), [0, 0, 0]);
+        let mut config = ServerConfig::embedded_on(dir.path().join("server-data"), [0, 0, 0]);
         let mut databases = Vec::new();
         if backend == Backend::Postgres {
             let directory_db = cairn_migration::testing::postgres().await.unwrap().unwrap();
@@ -182,5 +182,49 @@ impl Cluster {
         if let Some(running) = self.running.take() {
             running.shutdown().await.unwrap();
         }
+    }
+}
+
+/// A request carrying `Bearer token`.
+pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+impl Cluster {
+    /// A plain channel to a cell.
+    pub async fn channel(&self, region: Region) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.cell_endpoint(region))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// An owner's access token, straight from the Login RPC.
+    pub async fn user_token(&self, region: Region, email: &str) -> String {
+        use cairn_proto::accounts::v1::{LoginRequest, accounts_service_client::AccountsServiceClient};
+        AccountsServiceClient::new(self.channel(region).await)
+            .login(LoginRequest {
+                email: email.to_owned(),
+                password: "correct horse battery".to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token
+            .unwrap()
+            .token
+    }
+}
+
+/// The status code of a call that must fail.
+pub fn code_of<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
+    match result {
+        Ok(response) => panic!("expected an error, got {response:?}"),
+        Err(status) => status.code(),
     }
 }
