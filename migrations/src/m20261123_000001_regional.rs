@@ -160,7 +160,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_enrollment_keys_company", EnrollmentKeys::Table, &["company_id"]))
+            .create_index(index(
+                "idx_enrollment_keys_company",
+                EnrollmentKeys::Table,
+                &["company_id"],
+            ))
             .await?;
         manager
             .create_table(
@@ -206,7 +210,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_chunks_pack", Chunks::Table, &["company_id", "pack_id"]))
+            .create_index(index(
+                "idx_chunks_pack",
+                Chunks::Table,
+                &["company_id", "pack_id"],
+            ))
             .await?;
         manager
             .create_table(
@@ -228,7 +236,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_snapshots_company", Snapshots::Table, &["company_id", "agent_id"]))
+            .create_index(index(
+                "idx_snapshots_company",
+                Snapshots::Table,
+                &["company_id", "agent_id"],
+            ))
             .await?;
         manager
             .create_table(
@@ -265,7 +277,9 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Companies::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -7,11 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
-use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+};
 
 use cairn_core::Region;
 use cairn_core::config::ServerConfig;
-use cairn_entity::regional::{agent, chunk, company, enrollment_key, pack, snapshot, snapshot_chunk, user};
+use cairn_entity::regional::{
+    agent, chunk, company, enrollment_key, pack, snapshot, snapshot_chunk, user,
+};
 use cairn_migration::testing::TestDatabase;
 use cairn_server::Running;
 use cairn_store::CellStore;
@@ -92,7 +96,11 @@ impl Cluster {
 
     /// Runs `cairn-agent` with its state in `state`.
     pub async fn agent(&self, state: &Path, args: &[&str]) -> anyhow::Result<String> {
-        let mut argv = vec!["cairn-agent".to_owned(), "--state-dir".to_owned(), state.display().to_string()];
+        let mut argv = vec![
+            "cairn-agent".to_owned(),
+            "--state-dir".to_owned(),
+            state.display().to_string(),
+        ];
         for arg in args {
             argv.push(arg.to_string());
             if *arg == "enroll" {
@@ -106,36 +114,72 @@ impl Cluster {
     }
 
     /// Signs a company up, logs its owner in, and returns the session file and company id.
-    pub async fn signup(&self, name: &str, country: &str, email: &str, seats: u32) -> (PathBuf, String) {
+    pub async fn signup(
+        &self,
+        name: &str,
+        country: &str,
+        email: &str,
+        seats: u32,
+    ) -> (PathBuf, String) {
         let session = self.path(&format!("{email}.session"));
         let out = self
             .ctl(
                 &session,
                 &[
-                    "signup", "--company", name, "--industry", "Accounting", "--employees", "25", "--country", country,
-                    "--name", "Owner Person", "--email", email, "--password", "correct horse battery", "--seats",
+                    "signup",
+                    "--company",
+                    name,
+                    "--industry",
+                    "Accounting",
+                    "--employees",
+                    "25",
+                    "--country",
+                    country,
+                    "--name",
+                    "Owner Person",
+                    "--email",
+                    email,
+                    "--password",
+                    "correct horse battery",
+                    "--seats",
                     &seats.to_string(),
                 ],
             )
             .await
             .unwrap();
         let company = out.split_whitespace().nth(1).unwrap().to_owned();
-        self.ctl(&session, &["login", "--email", email, "--password", "correct horse battery"])
-            .await
-            .unwrap();
+        self.ctl(
+            &session,
+            &[
+                "login",
+                "--email",
+                email,
+                "--password",
+                "correct horse battery",
+            ],
+        )
+        .await
+        .unwrap();
         (session, company)
     }
 
     /// Creates a key and enrolls an agent; returns its state directory.
     pub async fn enroll(&self, session: &Path, name: &str) -> PathBuf {
-        let key = self.ctl(session, &["enrollment-key", "create"]).await.unwrap();
+        let key = self
+            .ctl(session, &["enrollment-key", "create"])
+            .await
+            .unwrap();
         let state = self.path(&format!("{name}.agent"));
-        self.agent(&state, &["enroll", "--key", key.trim(), "--hostname", name]).await.unwrap();
+        self.agent(&state, &["enroll", "--key", key.trim(), "--hostname", name])
+            .await
+            .unwrap();
         state
     }
 
     pub async fn cell_db(&self, region: Region) -> DatabaseConnection {
-        let url = self.config.cell_database_url(region, &self.config.cells[&region]);
+        let url = self
+            .config
+            .cell_database_url(region, &self.config.cells[&region]);
         Database::connect(url.as_str()).await.unwrap()
     }
 
@@ -145,24 +189,50 @@ impl Cluster {
 
     pub async fn directory_db(&self) -> DatabaseConnection {
         let dir = self.config.directory.as_ref().unwrap();
-        Database::connect(self.config.directory_database_url(dir).as_str()).await.unwrap()
+        Database::connect(self.config.directory_database_url(dir).as_str())
+            .await
+            .unwrap()
     }
 
     /// Rows of `company` in every table of `region`'s database.
     pub async fn company_rows(&self, region: Region, company: &str) -> u64 {
         let db = self.cell_db(region).await;
         let id = uuid::Uuid::parse_str(company).unwrap();
-        let mut n = company::Entity::find().filter(company::Column::Id.eq(id)).count(&db).await.unwrap();
-        n += user::Entity::find().filter(user::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        let mut n = company::Entity::find()
+            .filter(company::Column::Id.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        n += user::Entity::find()
+            .filter(user::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
         n += enrollment_key::Entity::find()
             .filter(enrollment_key::Column::CompanyId.eq(id))
             .count(&db)
             .await
             .unwrap();
-        n += agent::Entity::find().filter(agent::Column::CompanyId.eq(id)).count(&db).await.unwrap();
-        n += pack::Entity::find().filter(pack::Column::CompanyId.eq(id)).count(&db).await.unwrap();
-        n += chunk::Entity::find().filter(chunk::Column::CompanyId.eq(id)).count(&db).await.unwrap();
-        n += snapshot::Entity::find().filter(snapshot::Column::CompanyId.eq(id)).count(&db).await.unwrap();
+        n += agent::Entity::find()
+            .filter(agent::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        n += pack::Entity::find()
+            .filter(pack::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        n += chunk::Entity::find()
+            .filter(chunk::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        n += snapshot::Entity::find()
+            .filter(snapshot::Column::CompanyId.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
         n += snapshot_chunk::Entity::find()
             .filter(snapshot_chunk::Column::CompanyId.eq(id))
             .count(&db)
@@ -174,7 +244,10 @@ impl Cluster {
     /// Objects of `company` anywhere in `region`'s bucket, and their bytes.
     pub async fn company_objects(&self, region: Region, company: &str) -> (usize, u64) {
         let all = self.cell_store(region).list(None).await.unwrap();
-        let mine: Vec<_> = all.iter().filter(|(key, _)| key.contains(company)).collect();
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|(key, _)| key.contains(company))
+            .collect();
         (mine.len(), mine.iter().map(|(_, size)| size).sum())
     }
 
@@ -206,7 +279,9 @@ impl Cluster {
 
     /// An owner's access token, straight from the Login RPC.
     pub async fn user_token(&self, region: Region, email: &str) -> String {
-        use cairn_proto::accounts::v1::{LoginRequest, accounts_service_client::AccountsServiceClient};
+        use cairn_proto::accounts::v1::{
+            LoginRequest, accounts_service_client::AccountsServiceClient,
+        };
         AccountsServiceClient::new(self.channel(region).await)
             .login(LoginRequest {
                 email: email.to_owned(),
@@ -222,7 +297,9 @@ impl Cluster {
 }
 
 /// The status code of a call that must fail.
-pub fn code_of<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
+pub fn code_of<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+) -> tonic::Code {
     match result {
         Ok(response) => panic!("expected an error, got {response:?}"),
         Err(status) => status.code(),

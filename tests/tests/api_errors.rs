@@ -6,11 +6,13 @@
 
 use cairn_core::{REGION_ENDPOINT_METADATA, Region};
 use cairn_e2e::{Cluster, authed, backends, code_of};
-use cairn_proto::accounts::v1::{LoginRequest, SignUpRequest, accounts_service_client::AccountsServiceClient};
+use cairn_proto::accounts::v1::{
+    LoginRequest, SignUpRequest, accounts_service_client::AccountsServiceClient,
+};
 use cairn_proto::backup::v1::{
-    ChunkIds, ChunkRecord, CommitSnapshotRequest, FindMissingChunksRequest, ListSnapshotsRequest, PackHeader,
-    SnapshotHeader, UploadPackRequest, backup_service_client::BackupServiceClient, commit_snapshot_request,
-    upload_pack_request,
+    ChunkIds, ChunkRecord, CommitSnapshotRequest, FindMissingChunksRequest, ListSnapshotsRequest,
+    PackHeader, SnapshotHeader, UploadPackRequest, backup_service_client::BackupServiceClient,
+    commit_snapshot_request, upload_pack_request,
 };
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, EnrollAgentRequest, GetCompanyRequest, RevokeAgentRequest,
@@ -36,49 +38,128 @@ async fn sign_up_and_login_refuse_bad_input_by_name() {
         let cluster = Cluster::start(backend).await;
         let mut eu = AccountsServiceClient::new(cluster.channel(Region::Eu).await);
         let cases: Vec<(SignUpRequest, &str)> = vec![
-            (SignUpRequest { company_name: " ".into(), ..signup("IE", "x@g.ie") }, "company_name"),
-            (SignUpRequest { employees: 0, ..signup("IE", "x@g.ie") }, "employees"),
-            (SignUpRequest { employees: -3, ..signup("IE", "x@g.ie") }, "employees"),
-            (SignUpRequest { country: "XX".into(), ..signup("IE", "x@g.ie") }, "country"),
+            (
+                SignUpRequest {
+                    company_name: " ".into(),
+                    ..signup("IE", "x@g.ie")
+                },
+                "company_name",
+            ),
+            (
+                SignUpRequest {
+                    employees: 0,
+                    ..signup("IE", "x@g.ie")
+                },
+                "employees",
+            ),
+            (
+                SignUpRequest {
+                    employees: -3,
+                    ..signup("IE", "x@g.ie")
+                },
+                "employees",
+            ),
+            (
+                SignUpRequest {
+                    country: "XX".into(),
+                    ..signup("IE", "x@g.ie")
+                },
+                "country",
+            ),
             (signup("IE", "not an email"), "email"),
-            (SignUpRequest { password: "short".into(), ..signup("IE", "x@g.ie") }, "password"),
-            (SignUpRequest { seats: 0, ..signup("IE", "x@g.ie") }, "seats"),
+            (
+                SignUpRequest {
+                    password: "short".into(),
+                    ..signup("IE", "x@g.ie")
+                },
+                "password",
+            ),
+            (
+                SignUpRequest {
+                    seats: 0,
+                    ..signup("IE", "x@g.ie")
+                },
+                "seats",
+            ),
         ];
         for (request, field) in cases {
             let status = eu.sign_up(request).await.unwrap_err();
-            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{field}: {status:?}");
-            assert!(status.message().contains(field), "{field}: {}", status.message());
+            assert_eq!(
+                status.code(),
+                tonic::Code::InvalidArgument,
+                "{field}: {status:?}"
+            );
+            assert!(
+                status.message().contains(field),
+                "{field}: {}",
+                status.message()
+            );
         }
 
         // A US company at the eu cell is sent to the us cell.
         let status = eu.sign_up(signup("US", "x@g.com")).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert_eq!(
-            status.metadata().get(REGION_ENDPOINT_METADATA).unwrap().to_str().unwrap(),
+            status
+                .metadata()
+                .get(REGION_ENDPOINT_METADATA)
+                .unwrap()
+                .to_str()
+                .unwrap(),
             cluster.cell_endpoint(Region::Us)
         );
 
         // One login across all regions.
         let mut us = AccountsServiceClient::new(cluster.channel(Region::Us).await);
         us.sign_up(signup("US", "same@g.com")).await.unwrap();
-        assert_eq!(code_of(eu.sign_up(signup("IE", "Same@G.com")).await), tonic::Code::AlreadyExists);
+        assert_eq!(
+            code_of(eu.sign_up(signup("IE", "Same@G.com")).await),
+            tonic::Code::AlreadyExists
+        );
 
-        let login = |email: &str, password: &str| LoginRequest { email: email.into(), password: password.into() };
-        assert_eq!(code_of(us.login(login("same@g.com", "wrong password!")).await), tonic::Code::Unauthenticated);
-        assert_eq!(code_of(us.login(login("nobody@g.com", "correct horse battery")).await), tonic::Code::Unauthenticated);
-        assert_eq!(code_of(us.login(login("", "")).await), tonic::Code::Unauthenticated);
-        us.login(login("same@g.com", "correct horse battery")).await.unwrap();
+        let login = |email: &str, password: &str| LoginRequest {
+            email: email.into(),
+            password: password.into(),
+        };
+        assert_eq!(
+            code_of(us.login(login("same@g.com", "wrong password!")).await),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            code_of(
+                us.login(login("nobody@g.com", "correct horse battery"))
+                    .await
+            ),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            code_of(us.login(login("", "")).await),
+            tonic::Code::Unauthenticated
+        );
+        us.login(login("same@g.com", "correct horse battery"))
+            .await
+            .unwrap();
 
         // No token, or a forged one: nothing is read.
         let mut orgs = OrgsServiceClient::new(cluster.channel(Region::Us).await);
-        assert_eq!(code_of(orgs.get_company(GetCompanyRequest {}).await), tonic::Code::Unauthenticated);
         assert_eq!(
-            code_of(orgs.get_company(authed("eyJhbGciOiJub25lIn0.e30.", GetCompanyRequest {})).await),
+            code_of(orgs.get_company(GetCompanyRequest {}).await),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            code_of(
+                orgs.get_company(authed("eyJhbGciOiJub25lIn0.e30.", GetCompanyRequest {}))
+                    .await
+            ),
             tonic::Code::Unauthenticated
         );
         let mut backup = BackupServiceClient::new(cluster.channel(Region::Us).await);
         assert_eq!(
-            code_of(backup.list_snapshots(authed("garbage", ListSnapshotsRequest::default())).await),
+            code_of(
+                backup
+                    .list_snapshots(authed("garbage", ListSnapshotsRequest::default()))
+                    .await
+            ),
             tonic::Code::Unauthenticated
         );
         cluster.stop().await;
@@ -93,44 +174,71 @@ async fn seats_and_enrollment_keys() {
         let first = cluster.enroll(&session, "delta-1").await;
 
         // The only seat is taken: the next machine is refused, saying why.
-        let key = cluster.ctl(&session, &["enrollment-key", "create"]).await.unwrap();
+        let key = cluster
+            .ctl(&session, &["enrollment-key", "create"])
+            .await
+            .unwrap();
         let err = cluster
-            .agent(&cluster.path("delta-2.agent"), &["enroll", "--key", key.trim()])
+            .agent(
+                &cluster.path("delta-2.agent"),
+                &["enroll", "--key", key.trim()],
+            )
             .await
             .unwrap_err();
         assert!(format!("{err:#}").contains("no seat left"), "{err:#}");
         let mut orgs = OrgsServiceClient::new(cluster.channel(Region::Eu).await);
         let status = orgs
-            .enroll_agent(EnrollAgentRequest { enrollment_key: key.trim().into(), hostname: "delta-2".into() })
+            .enroll_agent(EnrollAgentRequest {
+                enrollment_key: key.trim().into(),
+                hostname: "delta-2".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
-        assert!(status.message().contains("1 of 1 seats"), "{}", status.message());
+        assert!(
+            status.message().contains("1 of 1 seats"),
+            "{}",
+            status.message()
+        );
 
         // Revoking the first agent frees its seat and kills its credential.
         let agent_id = cairn_agent::AgentState::load(&first).unwrap().agent_id;
         let token = cluster.user_token(Region::Eu, "d@delta.fr").await;
-        orgs.revoke_agent(authed(&token, RevokeAgentRequest { agent_id })).await.unwrap();
-        let err = cluster.agent(&first, &["snapshots"]).await.unwrap_err();
-        assert!(format!("{err:#}").contains("revoked"), "{err:#}");
-        orgs.enroll_agent(EnrollAgentRequest { enrollment_key: key.trim().into(), hostname: "delta-2".into() })
+        orgs.revoke_agent(authed(&token, RevokeAgentRequest { agent_id }))
             .await
             .unwrap();
+        let err = cluster.agent(&first, &["snapshots"]).await.unwrap_err();
+        assert!(format!("{err:#}").contains("revoked"), "{err:#}");
+        orgs.enroll_agent(EnrollAgentRequest {
+            enrollment_key: key.trim().into(),
+            hostname: "delta-2".into(),
+        })
+        .await
+        .unwrap();
 
         // A key works once; a malformed one is named.
         let status = orgs
-            .enroll_agent(EnrollAgentRequest { enrollment_key: key.trim().into(), hostname: "delta-3".into() })
+            .enroll_agent(EnrollAgentRequest {
+                enrollment_key: key.trim().into(),
+                hostname: "delta-3".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
         let status = orgs
-            .enroll_agent(EnrollAgentRequest { enrollment_key: "eu-nope".into(), hostname: "x".into() })
+            .enroll_agent(EnrollAgentRequest {
+                enrollment_key: "eu-nope".into(),
+                hostname: "x".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().contains("enrollment_key"));
         let status = orgs
-            .create_enrollment_key(authed(&token, CreateEnrollmentKeyRequest { ttl_hours: 100_000 }))
+            .create_enrollment_key(authed(
+                &token,
+                CreateEnrollmentKeyRequest { ttl_hours: 100_000 },
+            ))
             .await
             .unwrap_err();
         assert!(status.message().contains("ttl_hours"));
@@ -145,44 +253,93 @@ async fn malformed_packs_and_snapshots_are_refused() {
         let (session, company) = cluster.signup("Echo", "US", "e@echo.com", 2).await;
         let state = cluster.enroll(&session, "echo-1").await;
         let state = cairn_agent::AgentState::load(&state).unwrap();
-        let mut client = cairn_agent::AgentClient::connect(&state).await.unwrap().backup;
+        let mut client = cairn_agent::AgentClient::connect(&state)
+            .await
+            .unwrap()
+            .backup;
 
         let upload = |header: PackHeader, body: Vec<u8>| {
             futures::stream::iter(vec![
-                UploadPackRequest { part: Some(upload_pack_request::Part::Header(header)) },
-                UploadPackRequest { part: Some(upload_pack_request::Part::Data(body)) },
+                UploadPackRequest {
+                    part: Some(upload_pack_request::Part::Header(header)),
+                },
+                UploadPackRequest {
+                    part: Some(upload_pack_request::Part::Data(body)),
+                },
             ])
         };
-        let record = |offset, length| ChunkRecord { id: vec![9; 32], offset, length, raw_length: 4 };
+        let record = |offset, length| ChunkRecord {
+            id: vec![9; 32],
+            offset,
+            length,
+            raw_length: 4,
+        };
         let body = vec![1u8; 100];
         let good_id = blake3::hash(&body).as_bytes().to_vec();
 
         let status = client
-            .upload_pack(upload(PackHeader { pack_id: vec![0; 32], size: 100, chunks: vec![record(0, 100)] }, body.clone()))
+            .upload_pack(upload(
+                PackHeader {
+                    pack_id: vec![0; 32],
+                    size: 100,
+                    chunks: vec![record(0, 100)],
+                },
+                body.clone(),
+            ))
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().contains("pack_id"), "{}", status.message());
 
-        let overlapping = vec![record(0, 60), ChunkRecord { id: vec![8; 32], ..record(50, 50) }];
+        let overlapping = vec![
+            record(0, 60),
+            ChunkRecord {
+                id: vec![8; 32],
+                ..record(50, 50)
+            },
+        ];
         let status = client
-            .upload_pack(upload(PackHeader { pack_id: good_id.clone(), size: 100, chunks: overlapping }, body.clone()))
+            .upload_pack(upload(
+                PackHeader {
+                    pack_id: good_id.clone(),
+                    size: 100,
+                    chunks: overlapping,
+                },
+                body.clone(),
+            ))
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("header.chunks"), "{}", status.message());
+        assert!(
+            status.message().contains("header.chunks"),
+            "{}",
+            status.message()
+        );
 
         let status = client
-            .upload_pack(upload(PackHeader { pack_id: good_id.clone(), size: 100, chunks: vec![record(0, 100)] }, vec![1; 50]))
+            .upload_pack(upload(
+                PackHeader {
+                    pack_id: good_id.clone(),
+                    size: 100,
+                    chunks: vec![record(0, 100)],
+                },
+                vec![1; 50],
+            ))
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
 
         let status = client
-            .find_missing_chunks(FindMissingChunksRequest { chunk_ids: vec![vec![1; 31]] })
+            .find_missing_chunks(FindMissingChunksRequest {
+                chunk_ids: vec![vec![1; 31]],
+            })
             .await
             .unwrap_err();
-        assert!(status.message().contains("chunk_ids"), "{}", status.message());
+        assert!(
+            status.message().contains("chunk_ids"),
+            "{}",
+            status.message()
+        );
 
         // A snapshot may reference only chunks the company holds.
         let commit = futures::stream::iter(vec![
@@ -194,16 +351,27 @@ async fn malformed_packs_and_snapshots_are_refused() {
                     ..SnapshotHeader::default()
                 })),
             },
-            CommitSnapshotRequest { part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds { ids: vec![vec![6; 32]] })) },
+            CommitSnapshotRequest {
+                part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds {
+                    ids: vec![vec![6; 32]],
+                })),
+            },
         ]);
         let status = client.commit_snapshot(commit).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("not stored for this company"), "{}", status.message());
+        assert!(
+            status.message().contains("not stored for this company"),
+            "{}",
+            status.message()
+        );
 
         // Users do not upload; only enrolled agents do.
         let token = cluster.user_token(Region::Us, "e@echo.com").await;
         let status = BackupServiceClient::new(cluster.channel(Region::Us).await)
-            .find_missing_chunks(authed(&token, FindMissingChunksRequest { chunk_ids: vec![] }))
+            .find_missing_chunks(authed(
+                &token,
+                FindMissingChunksRequest { chunk_ids: vec![] },
+            ))
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);

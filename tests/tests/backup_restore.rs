@@ -43,7 +43,10 @@ fn generate(root: &Path, seed: u64) {
     for i in 0..100 {
         if i % 4 == 0 {
             // A quarter of it compresses well, like real disk images.
-            block.iter_mut().enumerate().for_each(|(j, b)| *b = (j % 251) as u8);
+            block
+                .iter_mut()
+                .enumerate()
+                .for_each(|(j, b)| *b = (j % 251) as u8);
         } else {
             rng.fill(&mut block);
         }
@@ -74,8 +77,16 @@ fn generate(root: &Path, seed: u64) {
     let secret = root.join("secret.txt");
     fs::write(&secret, "only me\n").unwrap();
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
-    filetime::set_file_mtime(&secret, FileTime::from_unix_time(1_500_000_000, 123_456_789)).unwrap();
-    filetime::set_file_mtime(root.join("empty dir"), FileTime::from_unix_time(1_600_000_000, 0)).unwrap();
+    filetime::set_file_mtime(
+        &secret,
+        FileTime::from_unix_time(1_500_000_000, 123_456_789),
+    )
+    .unwrap();
+    filetime::set_file_mtime(
+        root.join("empty dir"),
+        FileTime::from_unix_time(1_600_000_000, 0),
+    )
+    .unwrap();
 }
 
 fn same_file(a: &Path, b: &Path) {
@@ -104,14 +115,27 @@ fn compare_trees(source: &Path, restored: &Path) {
     assert!(expected.len() > 10_100);
     for rel in expected {
         let (a, b) = (source.join(&rel), restored.join(&rel));
-        let (ma, mb) = (fs::symlink_metadata(&a).unwrap(), fs::symlink_metadata(&b).unwrap());
+        let (ma, mb) = (
+            fs::symlink_metadata(&a).unwrap(),
+            fs::symlink_metadata(&b).unwrap(),
+        );
         assert_eq!(ma.file_type(), mb.file_type(), "{}", rel.display());
-        assert_eq!((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()), "mtime of {}", rel.display());
+        assert_eq!(
+            (ma.mtime(), ma.mtime_nsec()),
+            (mb.mtime(), mb.mtime_nsec()),
+            "mtime of {}",
+            rel.display()
+        );
         if ma.file_type().is_symlink() {
             assert_eq!(fs::read_link(&a).unwrap(), fs::read_link(&b).unwrap());
             continue;
         }
-        assert_eq!(ma.mode() & 0o7777, mb.mode() & 0o7777, "mode of {}", rel.display());
+        assert_eq!(
+            ma.mode() & 0o7777,
+            mb.mode() & 0o7777,
+            "mode of {}",
+            rel.display()
+        );
         if ma.is_file() {
             assert_eq!(ma.len(), mb.len(), "size of {}", rel.display());
             same_file(&a, &b);
@@ -138,21 +162,45 @@ async fn us_and_irish_companies_back_up_and_restore_byte_identical() {
         generate(&source, 7);
 
         let mut companies = Vec::new();
-        for (country, email, region) in [("US", "ops@acme.example", Region::Us), ("IE", "it@byrne.ie", Region::Eu)] {
-            let (session, company) = cluster.signup(&format!("{country} Co"), country, email, 3).await;
+        for (country, email, region) in [
+            ("US", "ops@acme.example", Region::Us),
+            ("IE", "it@byrne.ie", Region::Eu),
+        ] {
+            let (session, company) = cluster
+                .signup(&format!("{country} Co"), country, email, 3)
+                .await;
             let state = cluster.enroll(&session, &format!("{country}-laptop")).await;
 
-            let first = cluster.agent(&state, &["backup", source.to_str().unwrap()]).await.unwrap();
+            let first = cluster
+                .agent(&state, &["backup", source.to_str().unwrap()])
+                .await
+                .unwrap();
             assert!(uploaded_chunks(&first) > 10_000, "{first}");
-            let second = cluster.agent(&state, &["backup", source.to_str().unwrap()]).await.unwrap();
-            assert_eq!(uploaded_chunks(&second), 0, "an unchanged tree uploads nothing: {second}");
+            let second = cluster
+                .agent(&state, &["backup", source.to_str().unwrap()])
+                .await
+                .unwrap();
+            assert_eq!(
+                uploaded_chunks(&second),
+                0,
+                "an unchanged tree uploads nothing: {second}"
+            );
 
             let listing = cluster.agent(&state, &["snapshots"]).await.unwrap();
             let snap = snapshot_id(&first);
-            assert!(listing.contains(&snap) && listing.contains(&snapshot_id(&second)), "{listing}");
+            assert!(
+                listing.contains(&snap) && listing.contains(&snapshot_id(&second)),
+                "{listing}"
+            );
 
             let target = cluster.path(&format!("restore-{country}"));
-            cluster.agent(&state, &["restore", &snap, "--target", target.to_str().unwrap()]).await.unwrap();
+            cluster
+                .agent(
+                    &state,
+                    &["restore", &snap, "--target", target.to_str().unwrap()],
+                )
+                .await
+                .unwrap();
             compare_trees(&source, &target.join("source"));
             fs::remove_dir_all(&target).unwrap();
             companies.push((company, region));
@@ -160,12 +208,30 @@ async fn us_and_irish_companies_back_up_and_restore_byte_identical() {
 
         // Residency: each company's rows and objects live in its home cell only.
         for (company, home) in &companies {
-            let away = if *home == Region::Us { Region::Eu } else { Region::Us };
-            assert!(cluster.company_rows(*home, company).await > 10_000, "{backend:?}");
-            assert_eq!(cluster.company_rows(away, company).await, 0, "{backend:?}: rows of {company} in {away}");
+            let away = if *home == Region::Us {
+                Region::Eu
+            } else {
+                Region::Us
+            };
+            assert!(
+                cluster.company_rows(*home, company).await > 10_000,
+                "{backend:?}"
+            );
+            assert_eq!(
+                cluster.company_rows(away, company).await,
+                0,
+                "{backend:?}: rows of {company} in {away}"
+            );
             let (objects, bytes) = cluster.company_objects(*home, company).await;
-            assert!(objects > 0 && bytes > 80_000_000, "{objects} objects, {bytes} bytes at home");
-            assert_eq!(cluster.company_objects(away, company).await, (0, 0), "objects of {company} in {away}");
+            assert!(
+                objects > 0 && bytes > 80_000_000,
+                "{objects} objects, {bytes} bytes at home"
+            );
+            assert_eq!(
+                cluster.company_objects(away, company).await,
+                (0, 0),
+                "objects of {company} in {away}"
+            );
         }
         let us_db = cluster.cell_db(Region::Us).await;
         let stray = <cairn_entity::regional::user::Entity as sea_orm::EntityTrait>::find()

@@ -5,14 +5,20 @@
 
 use cairn_e2e::{Backend, Cluster};
 use futures::StreamExt;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_reflection::pb::v1::{
-    ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-    server_reflection_response::MessageResponse,
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 
 async fn services(endpoint: &str) -> Vec<String> {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned()).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -22,16 +28,31 @@ async fn services(endpoint: &str) -> Vec<String> {
         .await
         .unwrap()
         .into_inner();
-    match responses.next().await.unwrap().unwrap().message_response.unwrap() {
-        MessageResponse::ListServicesResponse(list) => list.service.into_iter().map(|s| s.name).collect(),
+    match responses
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .message_response
+        .unwrap()
+    {
+        MessageResponse::ListServicesResponse(list) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
         other => panic!("unexpected reflection answer {other:?}"),
     }
 }
 
 async fn serving(endpoint: &str, service: &str) -> bool {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned()).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let status = HealthClient::new(channel)
-        .check(HealthCheckRequest { service: service.to_owned() })
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -43,7 +64,10 @@ async fn serving(endpoint: &str, service: &str) -> bool {
 async fn health_and_reflection_on_every_listener() {
     let cluster = Cluster::start(Backend::Sqlite).await;
     let directory = services(&cluster.directory).await;
-    assert!(directory.contains(&"cairn.directory.v1.DirectoryService".to_owned()), "{directory:?}");
+    assert!(
+        directory.contains(&"cairn.directory.v1.DirectoryService".to_owned()),
+        "{directory:?}"
+    );
     assert!(directory.contains(&"grpc.health.v1.Health".to_owned()));
     assert!(serving(&cluster.directory, "cairn.directory.v1.DirectoryService").await);
     for region in cairn_core::Region::ALL {

@@ -46,7 +46,9 @@ async fn an_interrupted_backup_leaves_no_snapshot_and_resumes() {
         let data = cluster.path("data");
         fs::create_dir_all(&data).unwrap();
         fs::write(data.join("notes.txt"), "first version\n").unwrap();
-        let first = cairn_agent::backup(&state, std::slice::from_ref(&data)).await.unwrap();
+        let first = cairn_agent::backup(&state, std::slice::from_ref(&data))
+            .await
+            .unwrap();
 
         // Six files of 20 MiB: several packs, so the stop lands mid-way.
         for i in 0..6 {
@@ -60,18 +62,32 @@ async fn an_interrupted_backup_leaves_no_snapshot_and_resumes() {
         assert!(events.0.load(Ordering::SeqCst) >= 1);
 
         let listing = cluster.agent(&state_dir, &["snapshots"]).await.unwrap();
-        assert_eq!(listing.lines().count(), 2, "only the first snapshot is listed: {listing}");
+        assert_eq!(
+            listing.lines().count(),
+            2,
+            "only the first snapshot is listed: {listing}"
+        );
         assert!(listing.contains(&first.snapshot_id));
 
         // The earlier snapshot still restores.
         let target = cluster.path("restore-first");
-        cairn_agent::restore(&state, &first.snapshot_id, &target).await.unwrap();
-        assert_eq!(fs::read(target.join("data/notes.txt")).unwrap(), b"first version\n");
-        let names: Vec<_> = fs::read_dir(target.join("data")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        cairn_agent::restore(&state, &first.snapshot_id, &target)
+            .await
+            .unwrap();
+        assert_eq!(
+            fs::read(target.join("data/notes.txt")).unwrap(),
+            b"first version\n"
+        );
+        let names: Vec<_> = fs::read_dir(target.join("data"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
 
         // The next run uploads only what did not reach the server.
-        let resumed = cairn_agent::backup(&state, std::slice::from_ref(&data)).await.unwrap();
+        let resumed = cairn_agent::backup(&state, std::slice::from_ref(&data))
+            .await
+            .unwrap();
         assert!(
             resumed.chunks_uploaded < resumed.chunks - 2,
             "resumed run uploaded {} of {} chunks",
@@ -79,9 +95,14 @@ async fn an_interrupted_backup_leaves_no_snapshot_and_resumes() {
             resumed.chunks
         );
         let target = cluster.path("restore-resumed");
-        cairn_agent::restore(&state, &resumed.snapshot_id, &target).await.unwrap();
+        cairn_agent::restore(&state, &resumed.snapshot_id, &target)
+            .await
+            .unwrap();
         for i in 0..6 {
-            assert_eq!(fs::read(target.join(format!("data/video-{i}.bin"))).unwrap(), noise(20 << 20, i + 1));
+            assert_eq!(
+                fs::read(target.join(format!("data/video-{i}.bin"))).unwrap(),
+                noise(20 << 20, i + 1)
+            );
         }
         cluster.stop().await;
     }

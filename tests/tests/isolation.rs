@@ -27,19 +27,30 @@ async fn another_companys_objects_are_not_found() {
         let data = cluster.path("alpha-data");
         fs::create_dir_all(&data).unwrap();
         fs::write(data.join("payroll.csv"), "name,salary\n").unwrap();
-        let out = cluster.agent(&a_agent, &["backup", data.to_str().unwrap()]).await.unwrap();
+        let out = cluster
+            .agent(&a_agent, &["backup", data.to_str().unwrap()])
+            .await
+            .unwrap();
         let a_snapshot = out.split_whitespace().nth(1).unwrap().to_owned();
         let a_state = cairn_agent::AgentState::load(&a_agent).unwrap();
 
         // B's agent and B's owner, each with a valid token of their own.
         let b_state = cairn_agent::AgentState::load(&b_agent).unwrap();
-        let b_agent_client = cairn_agent::AgentClient::connect(&b_state).await.unwrap().backup;
+        let b_agent_client = cairn_agent::AgentClient::connect(&b_state)
+            .await
+            .unwrap()
+            .backup;
         let b_owner = cluster.user_token(Region::Eu, "b@beta.de").await;
         let channel = cluster.channel(Region::Eu).await;
 
-        let mut a_client = cairn_agent::AgentClient::connect(&a_state).await.unwrap().backup;
+        let mut a_client = cairn_agent::AgentClient::connect(&a_state)
+            .await
+            .unwrap()
+            .backup;
         let tree = a_client
-            .get_snapshot(GetSnapshotRequest { snapshot_id: a_snapshot.clone() })
+            .get_snapshot(GetSnapshotRequest {
+                snapshot_id: a_snapshot.clone(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -48,29 +59,86 @@ async fn another_companys_objects_are_not_found() {
             .tree_id;
 
         let mut b = b_agent_client.clone();
-        assert_eq!(code_of(b.get_snapshot(GetSnapshotRequest { snapshot_id: a_snapshot.clone() }).await), tonic::Code::NotFound);
-        assert_eq!(code_of(b.delete_snapshot(DeleteSnapshotRequest { snapshot_id: a_snapshot.clone() }).await), tonic::Code::NotFound);
-        assert_eq!(code_of(b.read_chunks(ReadChunksRequest { chunk_ids: vec![tree.clone()] }).await), tonic::Code::NotFound);
         assert_eq!(
-            code_of(b.list_snapshots(ListSnapshotsRequest { agent_id: a_state.agent_id.clone() }).await),
+            code_of(
+                b.get_snapshot(GetSnapshotRequest {
+                    snapshot_id: a_snapshot.clone()
+                })
+                .await
+            ),
             tonic::Code::NotFound
         );
-        let listed = b.list_snapshots(ListSnapshotsRequest::default()).await.unwrap().into_inner().snapshots;
+        assert_eq!(
+            code_of(
+                b.delete_snapshot(DeleteSnapshotRequest {
+                    snapshot_id: a_snapshot.clone()
+                })
+                .await
+            ),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code_of(
+                b.read_chunks(ReadChunksRequest {
+                    chunk_ids: vec![tree.clone()]
+                })
+                .await
+            ),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code_of(
+                b.list_snapshots(ListSnapshotsRequest {
+                    agent_id: a_state.agent_id.clone()
+                })
+                .await
+            ),
+            tonic::Code::NotFound
+        );
+        let listed = b
+            .list_snapshots(ListSnapshotsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshots;
         assert!(listed.is_empty(), "B lists A's snapshots: {listed:?}");
 
         let mut b_user = BackupServiceClient::new(channel.clone());
         assert_eq!(
-            code_of(b_user.get_snapshot(authed(&b_owner, GetSnapshotRequest { snapshot_id: a_snapshot.clone() })).await),
+            code_of(
+                b_user
+                    .get_snapshot(authed(
+                        &b_owner,
+                        GetSnapshotRequest {
+                            snapshot_id: a_snapshot.clone()
+                        }
+                    ))
+                    .await
+            ),
             tonic::Code::NotFound
         );
         assert_eq!(
-            code_of(b_user.delete_snapshot(authed(&b_owner, DeleteSnapshotRequest { snapshot_id: a_snapshot.clone() })).await),
+            code_of(
+                b_user
+                    .delete_snapshot(authed(
+                        &b_owner,
+                        DeleteSnapshotRequest {
+                            snapshot_id: a_snapshot.clone()
+                        }
+                    ))
+                    .await
+            ),
             tonic::Code::NotFound
         );
         assert_eq!(
             code_of(
                 OrgsServiceClient::new(channel.clone())
-                    .revoke_agent(authed(&b_owner, RevokeAgentRequest { agent_id: a_state.agent_id.clone() }))
+                    .revoke_agent(authed(
+                        &b_owner,
+                        RevokeAgentRequest {
+                            agent_id: a_state.agent_id.clone()
+                        }
+                    ))
                     .await
             ),
             tonic::Code::NotFound
@@ -78,15 +146,32 @@ async fn another_companys_objects_are_not_found() {
 
         // The restore command of B's agent cannot fetch A's snapshot either.
         let err = cluster
-            .agent(&b_agent, &["restore", &a_snapshot, "--target", cluster.path("stolen").to_str().unwrap()])
+            .agent(
+                &b_agent,
+                &[
+                    "restore",
+                    &a_snapshot,
+                    "--target",
+                    cluster.path("stolen").to_str().unwrap(),
+                ],
+            )
             .await
             .unwrap_err();
         assert!(format!("{err:#}").contains("not found"), "{err:#}");
 
         // A still has everything.
         let target = cluster.path("alpha-restore");
-        cluster.agent(&a_agent, &["restore", &a_snapshot, "--target", target.to_str().unwrap()]).await.unwrap();
-        assert_eq!(fs::read(target.join("alpha-data/payroll.csv")).unwrap(), b"name,salary\n");
+        cluster
+            .agent(
+                &a_agent,
+                &["restore", &a_snapshot, "--target", target.to_str().unwrap()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            fs::read(target.join("alpha-data/payroll.csv")).unwrap(),
+            b"name,salary\n"
+        );
 
         // An eu token at the us cell is redirected to eu.
         let status = BackupServiceClient::new(cluster.channel(Region::Us).await)
@@ -95,7 +180,12 @@ async fn another_companys_objects_are_not_found() {
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert_eq!(
-            status.metadata().get(REGION_ENDPOINT_METADATA).unwrap().to_str().unwrap(),
+            status
+                .metadata()
+                .get(REGION_ENDPOINT_METADATA)
+                .unwrap()
+                .to_str()
+                .unwrap(),
             cluster.cell_endpoint(Region::Eu)
         );
         cluster.stop().await;

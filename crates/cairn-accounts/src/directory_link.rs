@@ -29,11 +29,13 @@ impl DirectoryLink {
 
     fn request<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
         let region = self.issuer.key().region();
-        let (token, _) = self
-            .issuer
-            .issue(PrincipalKind::Cell, &format!("cell:{region}"), "", vec![])?;
+        let (token, _) =
+            self.issuer
+                .issue(PrincipalKind::Cell, &format!("cell:{region}"), "", vec![])?;
         let mut request = tonic::Request::new(message);
-        request.metadata_mut().insert("authorization", bearer_metadata(&token)?);
+        request
+            .metadata_mut()
+            .insert("authorization", bearer_metadata(&token)?);
         Ok(request)
     }
 
@@ -56,7 +58,9 @@ impl DirectoryLink {
     }
 
     pub async fn unregister_login(&self, login: &str) -> Result<(), Error> {
-        let request = self.request(pb::UnregisterLoginRequest { login: login.to_owned() })?;
+        let request = self.request(pb::UnregisterLoginRequest {
+            login: login.to_owned(),
+        })?;
         self.client
             .clone()
             .unregister_login(request)

@@ -3,8 +3,8 @@
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use cairn_auth::{PrincipalKind, Role, TokenIssuer, verify_password_or_dummy};
-use cairn_core::validate::Email;
 use cairn_core::Error;
+use cairn_core::validate::Email;
 use cairn_entity::db_err;
 use cairn_entity::regional::user;
 
@@ -39,9 +39,10 @@ pub(crate) async fn login(
         .await
         .map_err(db_err("finding a user"))?;
     let hash = found.as_ref().map(|u| u.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || verify_password_or_dummy(&password, hash.as_deref()))
-        .await
-        .map_err(|e| Error::internal_with("verifying a password", e))?;
+    let ok =
+        tokio::task::spawn_blocking(move || verify_password_or_dummy(&password, hash.as_deref()))
+            .await
+            .map_err(|e| Error::internal_with("verifying a password", e))?;
     let user = match (ok, found) {
         (true, Some(user)) => user,
         _ => return Err(wrong()),

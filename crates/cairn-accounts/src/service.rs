@@ -41,13 +41,17 @@ impl AccountsService {
 
 #[tonic::async_trait]
 impl pb::accounts_service_server::AccountsService for AccountsService {
-    async fn sign_up(&self, request: Request<pb::SignUpRequest>) -> Result<Response<pb::SignUpResponse>, Status> {
+    async fn sign_up(
+        &self,
+        request: Request<pb::SignUpRequest>,
+    ) -> Result<Response<pb::SignUpResponse>, Status> {
         let form = SignUp::try_from(request.into_inner())?;
         let home = form.country.region();
         if home != self.auth.region() {
             return Err(self.auth.wrong_region(home).into());
         }
-        let done = crate::signup::sign_up(&self.db, home, &self.master, &self.directory, form).await?;
+        let done =
+            crate::signup::sign_up(&self.db, home, &self.master, &self.directory, form).await?;
         Ok(Response::new(pb::SignUpResponse {
             company_id: done.company.to_string(),
             user_id: done.user.to_string(),
@@ -55,7 +59,10 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         }))
     }
 
-    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
         let req = request.into_inner();
         let done = crate::login::login(&self.db, &self.issuer, &req.email, req.password).await?;
         Ok(Response::new(pb::LoginResponse {

@@ -29,14 +29,17 @@ pub(crate) async fn sign_up(
     let password_hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
         .await
         .map_err(|e| Error::internal_with("hashing a password", e))??;
-    let data_key = DataKey::generate().map_err(|e| Error::internal_with("generating a data key", e))?;
+    let data_key =
+        DataKey::generate().map_err(|e| Error::internal_with("generating a data key", e))?;
     let wrapped_key = master
         .wrap(&data_key, &company_id.to_string())
         .map_err(|e| Error::internal_with("wrapping a data key", e))?;
 
     // The directory makes the login unique across regions; reserve it first
     // and give it back if this cell cannot commit.
-    directory.register_login(form.email.as_str(), company_id).await?;
+    directory
+        .register_login(form.email.as_str(), company_id)
+        .await?;
     let now = chrono::Utc::now();
     let committed = async {
         let txn = db.begin().await.map_err(db_err("starting sign-up"))?;

@@ -15,10 +15,13 @@ use tokio::sync::mpsc;
 
 use cairn_core::ChunkId;
 use cairn_crypto::{ChunkIdKey, DataKey};
-use cairn_engine::{PACK_TARGET, Pack, PackBuilder, chunk_stream, encode_blob, encode_tree, sort_tree};
+use cairn_engine::{
+    PACK_TARGET, Pack, PackBuilder, chunk_stream, encode_blob, encode_tree, sort_tree,
+};
 use cairn_proto::backup::v1::{
-    ChunkIds, CommitSnapshotRequest, FindMissingChunksRequest, Node, NodeKind, PackHeader, SnapshotHeader,
-    SnapshotStats, Tree, UploadPackRequest, commit_snapshot_request, upload_pack_request,
+    ChunkIds, CommitSnapshotRequest, FindMissingChunksRequest, Node, NodeKind, PackHeader,
+    SnapshotHeader, SnapshotStats, Tree, UploadPackRequest, commit_snapshot_request,
+    upload_pack_request,
 };
 
 use crate::client::Backup;
@@ -82,7 +85,9 @@ pub async fn backup_with(
 
     let mut absolute = Vec::new();
     for path in paths {
-        absolute.push(fs::canonicalize(path).with_context(|| format!("cannot back up {}", path.display()))?);
+        absolute.push(
+            fs::canonicalize(path).with_context(|| format!("cannot back up {}", path.display()))?,
+        );
     }
     let walk_paths = absolute.clone();
     let handle = Handle::current();
@@ -122,7 +127,9 @@ pub async fn backup_with(
     }];
     for batch in ids.chunks(10_000) {
         messages.push(CommitSnapshotRequest {
-            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds { ids: batch.to_vec() })),
+            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds {
+                ids: batch.to_vec(),
+            })),
         });
     }
     let snapshot = client
@@ -217,9 +224,15 @@ impl Walker {
         let mut tree = Tree::default();
         let mut names = HashSet::new();
         for path in paths {
-            let name = path.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_else(|| b"root".to_vec());
+            let name = path
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_else(|| b"root".to_vec());
             if !names.insert(name.clone()) {
-                anyhow::bail!("two paths share the name {}", String::from_utf8_lossy(&name));
+                anyhow::bail!(
+                    "two paths share the name {}",
+                    String::from_utf8_lossy(&name)
+                );
             }
             tree.nodes.push(self.node(path, name)?);
         }
@@ -255,7 +268,8 @@ impl Walker {
 
     /// Files, directories and symlinks; sockets, fifos and devices are skipped.
     fn node_if_supported(&mut self, path: &Path, name: Vec<u8>) -> anyhow::Result<Option<Node>> {
-        let meta = fs::symlink_metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
+        let meta = fs::symlink_metadata(path)
+            .with_context(|| format!("cannot stat {}", path.display()))?;
         let mut node = Node {
             name,
             mode: meta.mode() & 0o7777,
@@ -270,10 +284,14 @@ impl Walker {
             self.summary.dirs += 1;
         } else if kind.is_file() {
             if self.events.should_stop() {
-                anyhow::bail!("backup interrupted before {}; no snapshot was saved", path.display());
+                anyhow::bail!(
+                    "backup interrupted before {}; no snapshot was saved",
+                    path.display()
+                );
             }
             node.kind = NodeKind::File as i32;
-            let file = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let file =
+                fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let mut size = 0u64;
             for chunk in chunk_stream(std::io::BufReader::with_capacity(1 << 20, file)) {
                 let chunk = chunk.with_context(|| format!("cannot read {}", path.display()))?;
@@ -321,7 +339,9 @@ impl Walker {
         let missing: HashSet<Vec<u8>> = self
             .handle
             .block_on(client.find_missing_chunks(request))
-            .map_err(|s| anyhow::anyhow!("cannot ask the server for missing chunks: {}", s.message()))?
+            .map_err(|s| {
+                anyhow::anyhow!("cannot ask the server for missing chunks: {}", s.message())
+            })?
             .into_inner()
             .missing
             .into_iter()
@@ -353,4 +373,3 @@ impl Walker {
         Ok(())
     }
 }
-

@@ -59,11 +59,21 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args)?;
-    let state_dir = cli.state_dir.unwrap_or_else(crate::state::default_state_dir);
+    let state_dir = cli
+        .state_dir
+        .unwrap_or_else(crate::state::default_state_dir);
     match cli.command {
-        Command::Enroll { key, directory, hostname } => {
+        Command::Enroll {
+            key,
+            directory,
+            hostname,
+        } => {
             let state = crate::enroll(&state_dir, &directory, &key, hostname).await?;
-            writeln!(out, "enrolled {} as agent {} in region {}", state.hostname, state.agent_id, state.region)?;
+            writeln!(
+                out,
+                "enrolled {} as agent {} in region {}",
+                state.hostname, state.agent_id, state.region
+            )?;
         }
         Command::Backup { paths } => {
             let state = AgentState::load(&state_dir)?;
@@ -71,13 +81,23 @@ where
             writeln!(
                 out,
                 "snapshot {} saved: {} files, {} dirs, {} bytes; {} of {} chunks uploaded ({} bytes)",
-                s.snapshot_id, s.files, s.dirs, s.bytes, s.chunks_uploaded, s.chunks, s.bytes_uploaded
+                s.snapshot_id,
+                s.files,
+                s.dirs,
+                s.bytes,
+                s.chunks_uploaded,
+                s.chunks,
+                s.bytes_uploaded
             )?;
         }
         Command::Snapshots { all } => {
             let state = AgentState::load(&state_dir)?;
             let client = AgentClient::connect(&state).await?;
-            let agent_id = if all { String::new() } else { state.agent_id.clone() };
+            let agent_id = if all {
+                String::new()
+            } else {
+                state.agent_id.clone()
+            };
             let snapshots = client
                 .backup
                 .clone()
@@ -86,7 +106,11 @@ where
                 .map_err(|s| anyhow::anyhow!("cannot list snapshots: {}", s.message()))?
                 .into_inner()
                 .snapshots;
-            writeln!(out, "{:<36}  {:<20}  {:>8}  {:>14}  paths", "snapshot", "finished (unix)", "files", "bytes")?;
+            writeln!(
+                out,
+                "{:<36}  {:<20}  {:>8}  {:>14}  paths",
+                "snapshot", "finished (unix)", "files", "bytes"
+            )?;
             for s in snapshots {
                 let stats = s.stats.unwrap_or_default();
                 writeln!(
@@ -103,7 +127,14 @@ where
         Command::Restore { snapshot, target } => {
             let state = AgentState::load(&state_dir)?;
             let s = crate::restore(&state, &snapshot, &target).await?;
-            writeln!(out, "restored {} files, {} dirs, {} bytes into {}", s.files, s.dirs, s.bytes, target.display())?;
+            writeln!(
+                out,
+                "restored {} files, {} dirs, {} bytes into {}",
+                s.files,
+                s.dirs,
+                s.bytes,
+                target.display()
+            )?;
         }
     }
     Ok(())

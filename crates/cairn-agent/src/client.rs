@@ -17,13 +17,19 @@ const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 pub struct Bearer(MetadataValue<Ascii>);
 
 impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
 
-pub type Backup = BackupServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+pub type Backup =
+    BackupServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
 
 pub struct AgentClient {
     pub backup: Backup,
@@ -51,7 +57,11 @@ impl AgentClient {
             .into_inner()
             .access_token
             .context("the server returned no token")?;
-        let bearer = Bearer(format!("Bearer {}", token.token).parse().context("token is not valid metadata")?);
+        let bearer = Bearer(
+            format!("Bearer {}", token.token)
+                .parse()
+                .context("token is not valid metadata")?,
+        );
         let backup = BackupServiceClient::with_interceptor(channel, bearer)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);

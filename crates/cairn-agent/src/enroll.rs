@@ -5,16 +5,26 @@ use std::path::Path;
 use anyhow::Context;
 
 use cairn_core::Region;
-use cairn_proto::directory::v1::{ListCellsRequest, directory_service_client::DirectoryServiceClient};
+use cairn_proto::directory::v1::{
+    ListCellsRequest, directory_service_client::DirectoryServiceClient,
+};
 use cairn_proto::orgs::v1::{EnrollAgentRequest, orgs_service_client::OrgsServiceClient};
 
 use crate::AgentState;
 use crate::client::channel;
 
 /// Finds the key's cell through the directory, enrolls, and saves the state.
-pub async fn enroll(state_dir: &Path, directory: &str, key: &str, hostname: Option<String>) -> anyhow::Result<AgentState> {
+pub async fn enroll(
+    state_dir: &Path,
+    directory: &str,
+    key: &str,
+    hostname: Option<String>,
+) -> anyhow::Result<AgentState> {
     if AgentState::file(state_dir).exists() {
-        anyhow::bail!("this machine is already enrolled (state in {})", state_dir.display());
+        anyhow::bail!(
+            "this machine is already enrolled (state in {})",
+            state_dir.display()
+        );
     }
     let region: Region = key
         .split_once('-')
@@ -31,7 +41,8 @@ pub async fn enroll(state_dir: &Path, directory: &str, key: &str, hostname: Opti
         .find(|c| c.region == region.to_proto())
         .map(|c| c.endpoint)
         .with_context(|| format!("the directory knows no cell for region {region}"))?;
-    let hostname = hostname.unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    let hostname =
+        hostname.unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
     let enrolled = OrgsServiceClient::new(channel(&endpoint).await?)
         .enroll_agent(EnrollAgentRequest {
             enrollment_key: key.trim().to_owned(),
@@ -50,7 +61,9 @@ pub async fn enroll(state_dir: &Path, directory: &str, key: &str, hostname: Opti
         credential: enrolled.credential,
         data_key: hex::encode(&enrolled.data_key),
     };
-    state.data_key().context("the server sent a malformed data key")?;
+    state
+        .data_key()
+        .context("the server sent a malformed data key")?;
     state.save(state_dir)?;
     Ok(state)
 }

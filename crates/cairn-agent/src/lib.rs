@@ -4,7 +4,6 @@
 //!
 //! Keys stay on the machine; the server only ever receives sealed chunks.
 
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backup;
 pub mod cli;

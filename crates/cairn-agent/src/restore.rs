@@ -39,7 +39,11 @@ pub struct RestoreSummary {
 }
 
 /// Restores snapshot `snapshot_id` into `target` (created if missing).
-pub async fn restore(state: &AgentState, snapshot_id: &str, target: &Path) -> anyhow::Result<RestoreSummary> {
+pub async fn restore(
+    state: &AgentState,
+    snapshot_id: &str,
+    target: &Path,
+) -> anyhow::Result<RestoreSummary> {
     let id = SnapshotId::parse(snapshot_id, "snapshot").map_err(|e| anyhow::anyhow!("{e}"))?;
     let client = AgentClient::connect(state).await?;
     let snapshot = client
@@ -53,13 +57,15 @@ pub async fn restore(state: &AgentState, snapshot_id: &str, target: &Path) -> an
         .into_inner()
         .snapshot
         .context("the server returned no snapshot")?;
-    let root = ChunkId::from_slice(&snapshot.tree_id, "tree_id").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let root =
+        ChunkId::from_slice(&snapshot.tree_id, "tree_id").map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = state.data_key()?;
     let target = target.to_owned();
     let handle = Handle::current();
     let backup = client.backup.clone();
     tokio::task::spawn_blocking(move || {
-        fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
+        fs::create_dir_all(&target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
         let mut restorer = Restorer {
             ids: key.chunk_id_key(),
             key,
@@ -109,13 +115,15 @@ impl Restorer {
                     .into_inner();
                 let mut stored = Vec::new();
                 while let Some(message) = stream.next().await {
-                    let message = message.map_err(|s| anyhow::anyhow!("cannot read chunks: {}", s.message()))?;
+                    let message = message
+                        .map_err(|s| anyhow::anyhow!("cannot read chunks: {}", s.message()))?;
                     stored.extend(message.chunks);
                 }
                 Ok::<_, anyhow::Error>(stored)
             })?;
             for chunk in stored {
-                let id = ChunkId::from_slice(&chunk.id, "id").map_err(|e| anyhow::anyhow!("{e}"))?;
+                let id =
+                    ChunkId::from_slice(&chunk.id, "id").map_err(|e| anyhow::anyhow!("{e}"))?;
                 if !batch.contains(&id) {
                     anyhow::bail!("the server sent chunk {id}, which was not asked for");
                 }
@@ -140,8 +148,15 @@ impl Restorer {
         let mut batch: Vec<&Node> = Vec::new();
         let mut batch_bytes = 0u64;
         let mut batch_ids = 0usize;
-        for node in tree.nodes.iter().filter(|n| n.kind == NodeKind::File as i32 && n.size <= BATCH_BYTES) {
-            if !batch.is_empty() && (batch_bytes + node.size > BATCH_BYTES || batch_ids + node.content.len() > BATCH_IDS) {
+        for node in tree
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::File as i32 && n.size <= BATCH_BYTES)
+        {
+            if !batch.is_empty()
+                && (batch_bytes + node.size > BATCH_BYTES
+                    || batch_ids + node.content.len() > BATCH_IDS)
+            {
                 self.small_files(&batch, path)?;
                 batch.clear();
                 batch_bytes = 0;
@@ -158,8 +173,10 @@ impl Restorer {
                 Ok(NodeKind::File) if node.size > BATCH_BYTES => self.large_file(node, &child)?,
                 Ok(NodeKind::File) => {}
                 Ok(NodeKind::Dir) => {
-                    let subtree = ChunkId::from_slice(&node.subtree, "subtree").map_err(|e| anyhow::anyhow!("{e}"))?;
-                    fs::create_dir(&child).with_context(|| format!("cannot create {}", child.display()))?;
+                    let subtree = ChunkId::from_slice(&node.subtree, "subtree")
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    fs::create_dir(&child)
+                        .with_context(|| format!("cannot create {}", child.display()))?;
                     self.dir(&subtree, &child)?;
                     set_meta(&child, node)?;
                     self.summary.dirs += 1;
@@ -171,7 +188,11 @@ impl Restorer {
                     filetime::set_symlink_file_times(&child, mtime, mtime)
                         .with_context(|| format!("cannot set the time of {}", child.display()))?;
                 }
-                _ => anyhow::bail!("{} has an unknown entry kind {}", child.display(), node.kind),
+                _ => anyhow::bail!(
+                    "{} has an unknown entry kind {}",
+                    child.display(),
+                    node.kind
+                ),
             }
         }
         Ok(())
@@ -190,7 +211,8 @@ impl Restorer {
             let path = child_path(dir, &node.name)?;
             let mut file = create(&path)?;
             for id in chunk_ids(node)? {
-                file.write_all(&chunks[&id]).with_context(|| format!("cannot write {}", path.display()))?;
+                file.write_all(&chunks[&id])
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             self.finish_file(file, &path, node)?;
         }
@@ -201,9 +223,12 @@ impl Restorer {
         let mut file = create(path)?;
         let ids = chunk_ids(node)?;
         for window in ids.chunks(LARGE_FILE_WINDOW) {
-            let chunks = self.fetch(window).with_context(|| format!("cannot restore {}", path.display()))?;
+            let chunks = self
+                .fetch(window)
+                .with_context(|| format!("cannot restore {}", path.display()))?;
             for id in window {
-                file.write_all(&chunks[id]).with_context(|| format!("cannot write {}", path.display()))?;
+                file.write_all(&chunks[id])
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
         }
         self.finish_file(file, path, node)
@@ -212,7 +237,11 @@ impl Restorer {
     fn finish_file(&mut self, file: fs::File, path: &Path, node: &Node) -> anyhow::Result<()> {
         let written = file.metadata()?.len();
         if written != node.size {
-            anyhow::bail!("{} restored {written} bytes, expected {}", path.display(), node.size);
+            anyhow::bail!(
+                "{} restored {written} bytes, expected {}",
+                path.display(),
+                node.size
+            );
         }
         drop(file);
         set_meta(path, node)?;
@@ -224,8 +253,12 @@ impl Restorer {
 
 /// A tree entry's path under `dir`; names that could escape it are refused.
 fn child_path(dir: &Path, name: &[u8]) -> anyhow::Result<PathBuf> {
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
-        anyhow::bail!("the snapshot holds an unsafe entry name {:?}", String::from_utf8_lossy(name));
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
+        anyhow::bail!(
+            "the snapshot holds an unsafe entry name {:?}",
+            String::from_utf8_lossy(name)
+        );
     }
     Ok(dir.join(OsStr::from_bytes(name)))
 }
@@ -235,12 +268,18 @@ fn create(path: &Path) -> anyhow::Result<fs::File> {
         .write(true)
         .create_new(true)
         .open(path)
-        .with_context(|| format!("cannot create {} (restore never overwrites)", path.display()))
+        .with_context(|| {
+            format!(
+                "cannot create {} (restore never overwrites)",
+                path.display()
+            )
+        })
 }
 
 fn set_meta(path: &Path, node: &Node) -> anyhow::Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(node.mode & 0o7777))
         .with_context(|| format!("cannot set the mode of {}", path.display()))?;
     let mtime = FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos);
-    filetime::set_file_mtime(path, mtime).with_context(|| format!("cannot set the time of {}", path.display()))
+    filetime::set_file_mtime(path, mtime)
+        .with_context(|| format!("cannot set the time of {}", path.display()))
 }

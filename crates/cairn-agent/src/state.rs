@@ -26,15 +26,23 @@ impl AgentState {
 
     pub fn load(dir: &Path) -> anyhow::Result<AgentState> {
         let path = Self::file(dir);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("this machine is not enrolled ({} is missing); run `cairn-agent enroll --key KEY`", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a valid agent state file", path.display()))
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "this machine is not enrolled ({} is missing); run `cairn-agent enroll --key KEY`",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid agent state file", path.display()))
     }
 
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
         let path = Self::file(dir);
         if path.exists() {
-            anyhow::bail!("{} exists: this machine is already enrolled", path.display());
+            anyhow::bail!(
+                "{} exists: this machine is already enrolled",
+                path.display()
+            );
         }
         let json = serde_json::to_vec_pretty(self)?;
         cairn_core::secret::write_private(&path, &json)?;
@@ -42,7 +50,8 @@ impl AgentState {
     }
 
     pub fn data_key(&self) -> anyhow::Result<cairn_crypto::DataKey> {
-        let bytes = hex::decode(&self.data_key).context("data key in the agent state is not hex")?;
+        let bytes =
+            hex::decode(&self.data_key).context("data key in the agent state is not hex")?;
         Ok(cairn_crypto::DataKey::from_bytes(&bytes)?)
     }
 }

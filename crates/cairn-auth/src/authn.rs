@@ -20,7 +20,11 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(region: Region, verifier: Arc<TokenVerifier>, endpoints: Arc<BTreeMap<Region, String>>) -> Self {
+    pub fn new(
+        region: Region,
+        verifier: Arc<TokenVerifier>,
+        endpoints: Arc<BTreeMap<Region, String>>,
+    ) -> Self {
         Authenticator {
             region,
             verifier,
@@ -58,14 +62,20 @@ impl Authenticator {
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Error::Unauthenticated("authorization must be `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthenticated("authorization must be `Bearer <token>`".into())
+            })?;
         let claims = match self.verifier.verify_inner(token) {
             Ok(claims) => claims,
-            Err(Rejected::UnknownKey { region: Some(region) }) if region != self.region => {
+            Err(Rejected::UnknownKey {
+                region: Some(region),
+            }) if region != self.region => {
                 return Err(self.wrong_region(region));
             }
             Err(Rejected::UnknownKey { .. }) => {
-                return Err(Error::Unauthenticated("token signed by an unknown key".into()));
+                return Err(Error::Unauthenticated(
+                    "token signed by an unknown key".into(),
+                ));
             }
             Err(Rejected::Invalid(why)) => return Err(Error::Unauthenticated(why)),
         };
@@ -98,7 +108,8 @@ mod tests {
             (Region::Us, "http://us".to_owned()),
             (Region::Eu, "http://eu".to_owned()),
         ]);
-        let us_auth = Authenticator::new(Region::Us, Arc::new(verifier), Arc::new(endpoints.clone()));
+        let us_auth =
+            Authenticator::new(Region::Us, Arc::new(verifier), Arc::new(endpoints.clone()));
         let (token, _) = eu.issue(PrincipalKind::User, "u", "c", vec![]).unwrap();
         let mut request = tonic::Request::new(());
         request
@@ -116,16 +127,27 @@ mod tests {
         let mut only_us = TokenVerifier::new();
         only_us.trust(&us_key);
         let auth = Authenticator::new(Region::Us, Arc::new(only_us), Arc::new(endpoints));
-        assert!(matches!(auth.authenticate(&request), Err(Error::WrongRegion { .. })));
+        assert!(matches!(
+            auth.authenticate(&request),
+            Err(Error::WrongRegion { .. })
+        ));
     }
 
     #[test]
     fn missing_or_malformed_header_is_unauthenticated() {
         let auth = Authenticator::new(Region::Us, Arc::new(TokenVerifier::new()), Arc::default());
         let request = tonic::Request::new(());
-        assert!(matches!(auth.authenticate(&request), Err(Error::Unauthenticated(_))));
+        assert!(matches!(
+            auth.authenticate(&request),
+            Err(Error::Unauthenticated(_))
+        ));
         let mut request = tonic::Request::new(());
-        request.metadata_mut().insert("authorization", MetadataValue::from_static("Basic abc"));
-        assert!(matches!(auth.authenticate(&request), Err(Error::Unauthenticated(_))));
+        request
+            .metadata_mut()
+            .insert("authorization", MetadataValue::from_static("Basic abc"));
+        assert!(matches!(
+            auth.authenticate(&request),
+            Err(Error::Unauthenticated(_))
+        ));
     }
 }

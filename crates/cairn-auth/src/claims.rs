@@ -65,14 +65,19 @@ impl Claims {
             return Ok(());
         }
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        Err(Error::PermissionDenied(format!("this call needs one of the roles: {}", names.join(", "))))
+        Err(Error::PermissionDenied(format!(
+            "this call needs one of the roles: {}",
+            names.join(", ")
+        )))
     }
 
     pub fn require_kind(&self, kind: PrincipalKind) -> Result<(), Error> {
         if self.kind == kind {
             Ok(())
         } else {
-            Err(Error::PermissionDenied(format!("this call is for {kind:?} credentials").to_lowercase()))
+            Err(Error::PermissionDenied(
+                format!("this call is for {kind:?} credentials").to_lowercase(),
+            ))
         }
     }
 

@@ -1,14 +1,15 @@
 //! argon2id password hashing in the PHC string format.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use cairn_core::Error;
 
 pub fn hash_password(password: &str) -> Result<String, Error> {
     let mut salt = [0u8; 16];
     aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::internal("no randomness for a salt"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal_with("encoding a salt", e))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| Error::internal_with("encoding a salt", e))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -32,7 +33,8 @@ pub fn verify_password_or_dummy(password: &str, hash: Option<&str>) -> bool {
     match hash {
         Some(hash) => verify_password(password, hash),
         None => {
-            let dummy = DUMMY.get_or_init(|| hash_password("cairn dummy password").unwrap_or_default());
+            let dummy =
+                DUMMY.get_or_init(|| hash_password("cairn dummy password").unwrap_or_default());
             let _ = verify_password(password, dummy);
             false
         }

@@ -76,7 +76,9 @@ pub struct TokenVerifier {
 /// What a token that could not be accepted tells about itself.
 pub(crate) enum Rejected {
     /// Signed by a key this verifier does not know, whose id names a region.
-    UnknownKey { region: Option<Region> },
+    UnknownKey {
+        region: Option<Region>,
+    },
     Invalid(String),
 }
 
@@ -101,7 +103,9 @@ impl TokenVerifier {
 
     pub fn verify(&self, token: &str) -> Result<Claims, Error> {
         self.verify_inner(token).map_err(|r| match r {
-            Rejected::UnknownKey { .. } => Error::Unauthenticated("token signed by an unknown key".into()),
+            Rejected::UnknownKey { .. } => {
+                Error::Unauthenticated("token signed by an unknown key".into())
+            }
             Rejected::Invalid(why) => Error::Unauthenticated(why),
         })
     }
@@ -123,14 +127,18 @@ impl TokenVerifier {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[issuer_for(trusted.region)]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &trusted.key, &validation).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => Rejected::Invalid("token has expired".into()),
+        let data = jsonwebtoken::decode::<Claims>(token, &trusted.key, &validation).map_err(
+            |e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    Rejected::Invalid("token has expired".into())
+                }
                 _ => Rejected::Invalid("token is not valid".into()),
-            }
-        })?;
+            },
+        )?;
         if data.claims.region != trusted.region {
-            return Err(Rejected::Invalid("token region does not match its signer".into()));
+            return Err(Rejected::Invalid(
+                "token region does not match its signer".into(),
+            ));
         }
         Ok(data.claims)
     }
@@ -171,7 +179,9 @@ mod tests {
     #[test]
     fn unknown_key_is_refused() {
         let issuer = TokenIssuer::new(key(Region::Eu, 1));
-        let (token, _) = issuer.issue(PrincipalKind::User, "u1", "c1", vec![]).unwrap();
+        let (token, _) = issuer
+            .issue(PrincipalKind::User, "u1", "c1", vec![])
+            .unwrap();
         let other = key(Region::Eu, 2);
         assert!(verifier(&[&other]).verify(&token).is_err());
     }
@@ -227,14 +237,19 @@ mod tests {
         let k = key(Region::Us, 4);
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(k.kid().to_owned());
-        let expired = jsonwebtoken::encode(&header, &claims_for(&k, unix_now() - 3600), k.encoding()).unwrap();
+        let expired =
+            jsonwebtoken::encode(&header, &claims_for(&k, unix_now() - 3600), k.encoding())
+                .unwrap();
         let err = verifier(&[&k]).verify(&expired).unwrap_err().to_string();
         assert!(err.contains("expired"), "{err}");
 
         let issuer = TokenIssuer::new(key(Region::Us, 4));
-        let (token, _) = issuer.issue(PrincipalKind::User, "u1", "c1", vec![Role::Member]).unwrap();
+        let (token, _) = issuer
+            .issue(PrincipalKind::User, "u1", "c1", vec![Role::Member])
+            .unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
-        let escalated = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims_for(&k, unix_now() + 600)).unwrap());
+        let escalated =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims_for(&k, unix_now() + 600)).unwrap());
         parts[1] = &escalated;
         assert!(verifier(&[&k]).verify(&parts.join(".")).is_err());
         assert!(verifier(&[&k]).verify("garbage").is_err());

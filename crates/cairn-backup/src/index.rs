@@ -59,8 +59,14 @@ pub(crate) fn parse_ids(field: &str, raw: &[Vec<u8>]) -> Result<Vec<ChunkId>, Er
     if raw.len() > crate::MAX_IDS_PER_MESSAGE {
         return Err(Error::invalid(
             field,
-            format!("at most {} ids per message, got {}", crate::MAX_IDS_PER_MESSAGE, raw.len()),
+            format!(
+                "at most {} ids per message, got {}",
+                crate::MAX_IDS_PER_MESSAGE,
+                raw.len()
+            ),
         ));
     }
-    raw.iter().map(|id| ChunkId::from_slice(id, field)).collect()
+    raw.iter()
+        .map(|id| ChunkId::from_slice(id, field))
+        .collect()
 }

@@ -20,19 +20,32 @@ where
     S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
 {
     let header = match stream.next().await {
-        Some(Ok(pb::UploadPackRequest { part: Some(Part::Header(h)) })) => h,
-        Some(Ok(_)) => return Err(Error::invalid("header", "the first message must be the pack header")),
+        Some(Ok(pb::UploadPackRequest {
+            part: Some(Part::Header(h)),
+        })) => h,
+        Some(Ok(_)) => {
+            return Err(Error::invalid(
+                "header",
+                "the first message must be the pack header",
+            ));
+        }
         Some(Err(status)) => return Err(Error::invalid("stream", status.message().to_owned())),
         None => return Err(Error::invalid("header", "empty upload")),
     };
     if header.size == 0 || header.size > MAX_PACK_SIZE {
-        return Err(Error::invalid("header.size", format!("must be between 1 and {MAX_PACK_SIZE} bytes")));
+        return Err(Error::invalid(
+            "header.size",
+            format!("must be between 1 and {MAX_PACK_SIZE} bytes"),
+        ));
     }
     PackId::from_slice(&header.pack_id, "header.pack_id")?;
     cairn_engine::validate_pack_records(header.size, &header.chunks)?;
     let mut body = BytesMut::with_capacity(header.size as usize);
     while let Some(message) = stream.next().await {
-        match message.map_err(|s| Error::invalid("stream", s.message().to_owned()))?.part {
+        match message
+            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
+            .part
+        {
             Some(Part::Data(data)) => {
                 if body.len() as u64 + data.len() as u64 > header.size {
                     return Err(Error::invalid("data", "more bytes than header.size"));
@@ -68,14 +81,20 @@ pub(crate) async fn store_pack(
             .map_err(|e| Error::internal_with("hashing a pack", e))?
     };
     if hashed != pack_id {
-        return Err(Error::invalid("header.pack_id", "does not match the uploaded bytes"));
+        return Err(Error::invalid(
+            "header.pack_id",
+            "does not match the uploaded bytes",
+        ));
     }
     let company = scope.company();
     store.put_pack(company, &pack_id, body).await?;
     let key = CellStore::pack_key(company, &pack_id);
     let stored = store.size_of(&key).await?;
     if stored != header.size {
-        return Err(Error::internal(format!("pack {key} stored {stored} bytes, expected {}", header.size)));
+        return Err(Error::internal(format!(
+            "pack {key} stored {stored} bytes, expected {}",
+            header.size
+        )));
     }
 
     let ids: Vec<ChunkId> = header

@@ -13,6 +13,9 @@ use cairn_store::CellStore;
 
 use crate::index::locate;
 
+/// A chunk id and where its bytes sit in its pack.
+type ChunkRange = (Vec<u8>, std::ops::Range<u64>);
+
 /// Bytes per response message, under the 16 MiB message limit.
 const RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -26,14 +29,18 @@ pub(crate) async fn read_chunks(
 ) -> Result<mpsc::Receiver<Result<pb::ReadChunksResponse, tonic::Status>>, Error> {
     let rows = locate(db, scope, &ids).await?;
     if rows.len() < ids.iter().collect::<std::collections::HashSet<_>>().len() {
-        let found: std::collections::HashSet<&[u8]> = rows.iter().map(|r| r.id.as_slice()).collect();
-        let missing = ids.iter().find(|id| !found.contains(id.0.as_slice())).copied();
+        let found: std::collections::HashSet<&[u8]> =
+            rows.iter().map(|r| r.id.as_slice()).collect();
+        let missing = ids
+            .iter()
+            .find(|id| !found.contains(id.0.as_slice()))
+            .copied();
         return Err(Error::not_found(
             EntityKind::Chunk,
             missing.map(|m| m.to_hex()).unwrap_or_default(),
         ));
     }
-    let mut by_pack: BTreeMap<Vec<u8>, Vec<(Vec<u8>, std::ops::Range<u64>)>> = BTreeMap::new();
+    let mut by_pack: BTreeMap<Vec<u8>, Vec<ChunkRange>> = BTreeMap::new();
     for row in rows {
         let start = row.offset as u64;
         by_pack
@@ -50,7 +57,9 @@ pub(crate) async fn read_chunks(
             let result = async {
                 let pack = PackId::from_slice(&pack, "pack id")?;
                 let ranges: Vec<_> = chunks.iter().map(|(_, r)| r.clone()).collect();
-                store.read_ranges(&CellStore::pack_key(company, &pack), &ranges).await
+                store
+                    .read_ranges(&CellStore::pack_key(company, &pack), &ranges)
+                    .await
             }
             .await;
             let parts = match result {
@@ -62,7 +71,10 @@ pub(crate) async fn read_chunks(
             };
             for ((id, _), data) in chunks.into_iter().zip(parts) {
                 batch_bytes += data.len();
-                batch.chunks.push(pb::StoredChunk { id, data: data.to_vec() });
+                batch.chunks.push(pb::StoredChunk {
+                    id,
+                    data: data.to_vec(),
+                });
                 if batch_bytes >= RESPONSE_BYTES {
                     if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
                         return;

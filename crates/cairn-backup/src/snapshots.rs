@@ -28,8 +28,15 @@ where
     S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
 {
     let header = match stream.next().await {
-        Some(Ok(pb::CommitSnapshotRequest { part: Some(Part::Header(h)) })) => h,
-        Some(Ok(_)) => return Err(Error::invalid("header", "the first message must be the snapshot header")),
+        Some(Ok(pb::CommitSnapshotRequest {
+            part: Some(Part::Header(h)),
+        })) => h,
+        Some(Ok(_)) => {
+            return Err(Error::invalid(
+                "header",
+                "the first message must be the snapshot header",
+            ));
+        }
         Some(Err(status)) => return Err(Error::invalid("stream", status.message().to_owned())),
         None => return Err(Error::invalid("header", "empty commit")),
     };
@@ -40,13 +47,19 @@ where
     }
     for path in &header.paths {
         if path.is_empty() || path.len() > 4096 {
-            return Err(Error::invalid("header.paths", "each path must be 1 to 4096 bytes"));
+            return Err(Error::invalid(
+                "header.paths",
+                "each path must be 1 to 4096 bytes",
+            ));
         }
     }
     let mut unique = HashSet::new();
     unique.insert(tree);
     while let Some(message) = stream.next().await {
-        match message.map_err(|s| Error::invalid("stream", s.message().to_owned()))?.part {
+        match message
+            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
+            .part
+        {
             Some(Part::ChunkIds(batch)) => unique.extend(parse_ids("chunk_ids.ids", &batch.ids)?),
             Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
             None => return Err(Error::invalid("part", "empty message")),
@@ -80,13 +93,17 @@ pub(crate) async fn commit(
     let header = commit.header;
     let stats = header.stats.unwrap_or_default();
     let id = SnapshotId::new();
-    let txn = db.begin().await.map_err(db_err("starting a snapshot commit"))?;
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a snapshot commit"))?;
     let row = snapshot::ActiveModel {
         id: Set(id.0),
         company_id: Set(scope.uuid()),
         agent_id: Set(agent.0),
         hostname: Set(header.hostname.trim().to_owned()),
-        paths: Set(serde_json::to_string(&header.paths).map_err(|e| Error::internal_with("encoding paths", e))?),
+        paths: Set(serde_json::to_string(&header.paths)
+            .map_err(|e| Error::internal_with("encoding paths", e))?),
         started_at: Set(header.started_at),
         finished_at: Set(header.finished_at),
         tree_id: Set(commit.tree.0.to_vec()),
@@ -99,16 +116,20 @@ pub(crate) async fn commit(
     .await
     .map_err(db_err("recording a snapshot"))?;
     for batch in commit.chunks.chunks(QUERY_BATCH) {
-        snapshot_chunk::Entity::insert_many(batch.iter().map(|chunk| snapshot_chunk::ActiveModel {
-            snapshot_id: Set(id.0),
-            chunk_id: Set(chunk.0.to_vec()),
-            company_id: Set(scope.uuid()),
+        snapshot_chunk::Entity::insert_many(batch.iter().map(|chunk| {
+            snapshot_chunk::ActiveModel {
+                snapshot_id: Set(id.0),
+                chunk_id: Set(chunk.0.to_vec()),
+                company_id: Set(scope.uuid()),
+            }
         }))
         .exec(&txn)
         .await
         .map_err(db_err("recording snapshot chunks"))?;
     }
-    txn.commit().await.map_err(db_err("committing a snapshot"))?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a snapshot"))?;
     tracing::info!(company = %scope.company(), snapshot = %id, "snapshot committed");
     Ok(row)
 }
@@ -139,7 +160,11 @@ pub(crate) async fn list(
         .map_err(db_err("listing snapshots"))
 }
 
-pub(crate) async fn get(db: &DatabaseConnection, scope: CompanyScope, id: SnapshotId) -> Result<snapshot::Model, Error> {
+pub(crate) async fn get(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    id: SnapshotId,
+) -> Result<snapshot::Model, Error> {
     snapshot::Entity::find()
         .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
         .filter(snapshot::Column::Id.eq(id.0))
@@ -150,8 +175,15 @@ pub(crate) async fn get(db: &DatabaseConnection, scope: CompanyScope, id: Snapsh
 }
 
 /// Forgets a snapshot; its chunks stay until garbage collection.
-pub(crate) async fn delete(db: &DatabaseConnection, scope: CompanyScope, id: SnapshotId) -> Result<(), Error> {
-    let txn = db.begin().await.map_err(db_err("starting a snapshot delete"))?;
+pub(crate) async fn delete(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    id: SnapshotId,
+) -> Result<(), Error> {
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a snapshot delete"))?;
     let done = snapshot::Entity::delete_many()
         .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
         .filter(snapshot::Column::Id.eq(id.0))
@@ -167,7 +199,9 @@ pub(crate) async fn delete(db: &DatabaseConnection, scope: CompanyScope, id: Sna
         .exec(&txn)
         .await
         .map_err(db_err("deleting snapshot chunks"))?;
-    txn.commit().await.map_err(db_err("committing a snapshot delete"))
+    txn.commit()
+        .await
+        .map_err(db_err("committing a snapshot delete"))
 }
 
 pub(crate) fn to_proto(row: snapshot::Model) -> pb::Snapshot {

@@ -110,11 +110,16 @@ impl ServerConfig {
         let figment = match file {
             Some(path) => {
                 if !path.exists() {
-                    return Err(Error::invalid("config", format!("{} does not exist", path.display())));
+                    return Err(Error::invalid(
+                        "config",
+                        format!("{} does not exist", path.display()),
+                    ));
                 }
                 Figment::new().merge(Toml::file_exact(path))
             }
-            None => Figment::from(Serialized::defaults(ServerConfig::embedded(default_data_dir()))),
+            None => Figment::from(Serialized::defaults(ServerConfig::embedded(
+                default_data_dir(),
+            ))),
         };
         let config: ServerConfig = figment
             .merge(Env::prefixed("CAIRN__").split("__"))
@@ -126,7 +131,10 @@ impl ServerConfig {
 
     fn validate(&self) -> Result<(), Error> {
         if self.directory.is_none() && self.cells.is_empty() {
-            return Err(Error::invalid("config", "nothing to run: configure `directory` or at least one of `cells`"));
+            return Err(Error::invalid(
+                "config",
+                "nothing to run: configure `directory` or at least one of `cells`",
+            ));
         }
         for (region, cell) in &self.cells {
             if self.directory.is_none() && cell.directory_endpoint.is_none() {
@@ -193,7 +201,10 @@ mod tests {
     fn embedded_default_runs_everything() {
         let config = ServerConfig::load(None).unwrap();
         assert!(config.directory.is_some());
-        assert_eq!(config.cells.keys().copied().collect::<Vec<_>>(), vec![Region::Us, Region::Eu]);
+        assert_eq!(
+            config.cells.keys().copied().collect::<Vec<_>>(),
+            vec![Region::Us, Region::Eu]
+        );
     }
 
     #[test]
@@ -214,17 +225,26 @@ directory_endpoint = "http://directory:7400"
         let config = ServerConfig::load(Some(&path)).unwrap();
         assert!(config.directory.is_none());
         let eu = &config.cells[&Region::Eu];
-        assert_eq!(config.cell_database_url(Region::Eu, eu), "postgres://cairn@localhost/eu");
+        assert_eq!(
+            config.cell_database_url(Region::Eu, eu),
+            "postgres://cairn@localhost/eu"
+        );
     }
 
     #[test]
     fn unknown_keys_and_missing_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cairn.toml");
-        std::fs::write(&path, "[cells.eu]\nlisten = \"127.0.0.1:1\"\nbogus = 1\ndirectory_endpoint = \"x\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[cells.eu]\nlisten = \"127.0.0.1:1\"\nbogus = 1\ndirectory_endpoint = \"x\"\n",
+        )
+        .unwrap();
         let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("bogus"), "{err}");
-        let err = ServerConfig::load(Some(&dir.path().join("missing.toml"))).unwrap_err().to_string();
+        let err = ServerConfig::load(Some(&dir.path().join("missing.toml")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not exist"), "{err}");
     }
 

@@ -68,9 +68,9 @@ macro_rules! hash_id {
 
             /// Reads a 32-byte id from a request field; `field` names it in the error.
             pub fn from_slice(bytes: &[u8], field: &str) -> Result<Self, Error> {
-                <[u8; 32]>::try_from(bytes)
-                    .map(Self)
-                    .map_err(|_| Error::invalid(field, format!("must be 32 bytes, got {}", bytes.len())))
+                <[u8; 32]>::try_from(bytes).map(Self).map_err(|_| {
+                    Error::invalid(field, format!("must be 32 bytes, got {}", bytes.len()))
+                })
             }
 
             pub fn as_bytes(&self) -> &[u8; 32] {
@@ -82,7 +82,8 @@ macro_rules! hash_id {
             }
 
             pub fn from_hex(value: &str, field: &str) -> Result<Self, Error> {
-                let bytes = hex::decode(value).map_err(|_| Error::invalid(field, "must be hexadecimal"))?;
+                let bytes =
+                    hex::decode(value).map_err(|_| Error::invalid(field, "must be hexadecimal"))?;
                 Self::from_slice(&bytes, field)
             }
         }

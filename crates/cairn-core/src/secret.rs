@@ -12,8 +12,12 @@ use crate::Error;
 pub fn load_or_create_hex(path: &Path, len: usize) -> Result<Vec<u8>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let bytes = hex::decode(text.trim())
-                .map_err(|_| Error::invalid(path.display().to_string(), "secret file must hold hexadecimal"))?;
+            let bytes = hex::decode(text.trim()).map_err(|_| {
+                Error::invalid(
+                    path.display().to_string(),
+                    "secret file must hold hexadecimal",
+                )
+            })?;
             if bytes.len() != len {
                 return Err(Error::invalid(
                     path.display().to_string(),
@@ -28,7 +32,10 @@ pub fn load_or_create_hex(path: &Path, len: usize) -> Result<Vec<u8>, Error> {
             write_private(path, hex::encode(&bytes).as_bytes())?;
             Ok(bytes)
         }
-        Err(err) => Err(Error::internal_with(&format!("reading {}", path.display()), err)),
+        Err(err) => Err(Error::internal_with(
+            &format!("reading {}", path.display()),
+            err,
+        )),
     }
 }
 

@@ -13,7 +13,10 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(Error::invalid(field, format!("must be at most {max} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must not contain control characters"));
@@ -34,7 +37,10 @@ impl Email {
             return Err(Error::invalid(field, "must not be empty"));
         }
         if value.len() > Self::MAX_LEN {
-            return Err(Error::invalid(field, format!("must be at most {} characters", Self::MAX_LEN)));
+            return Err(Error::invalid(
+                field,
+                format!("must be at most {} characters", Self::MAX_LEN),
+            ));
         }
         if !email_address::EmailAddress::is_valid(&value) {
             return Err(Error::invalid(field, "is not a valid email address"));
@@ -56,7 +62,12 @@ impl Country {
         let value = value.trim().to_uppercase();
         isocountry::CountryCode::for_alpha2(&value)
             .map(Country)
-            .map_err(|_| Error::invalid(field, format!("`{value}` is not an ISO 3166-1 alpha-2 country code")))
+            .map_err(|_| {
+                Error::invalid(
+                    field,
+                    format!("`{value}` is not an ISO 3166-1 alpha-2 country code"),
+                )
+            })
     }
 
     pub fn alpha2(&self) -> &'static str {
@@ -78,10 +89,16 @@ impl Password {
     pub fn parse(field: &str, value: &str) -> Result<Password, Error> {
         let len = value.chars().count();
         if len < Self::MIN_LEN {
-            return Err(Error::invalid(field, format!("must be at least {} characters", Self::MIN_LEN)));
+            return Err(Error::invalid(
+                field,
+                format!("must be at least {} characters", Self::MIN_LEN),
+            ));
         }
         if len > Self::MAX_LEN {
-            return Err(Error::invalid(field, format!("must be at most {} characters", Self::MAX_LEN)));
+            return Err(Error::invalid(
+                field,
+                format!("must be at most {} characters", Self::MAX_LEN),
+            ));
         }
         Ok(Password(value.to_owned()))
     }
@@ -172,13 +189,58 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        assert_eq!(field_of(accounts_pb::SignUpRequest { company_name: "  ".into(), ..good() }), "company_name");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { employees: 0, ..good() }), "employees");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { employees: -4, ..good() }), "employees");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { country: "XX".into(), ..good() }), "country");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { email: "not-an-email".into(), ..good() }), "email");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { password: "short".into(), ..good() }), "password");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { seats: 0, ..good() }), "seats");
-        assert_eq!(field_of(accounts_pb::SignUpRequest { owner_name: "a\u{0}b".into(), ..good() }), "owner_name");
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                company_name: "  ".into(),
+                ..good()
+            }),
+            "company_name"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                employees: 0,
+                ..good()
+            }),
+            "employees"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                employees: -4,
+                ..good()
+            }),
+            "employees"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                country: "XX".into(),
+                ..good()
+            }),
+            "country"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                email: "not-an-email".into(),
+                ..good()
+            }),
+            "email"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                password: "short".into(),
+                ..good()
+            }),
+            "password"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest { seats: 0, ..good() }),
+            "seats"
+        );
+        assert_eq!(
+            field_of(accounts_pb::SignUpRequest {
+                owner_name: "a\u{0}b".into(),
+                ..good()
+            }),
+            "owner_name"
+        );
     }
 }

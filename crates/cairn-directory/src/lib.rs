@@ -5,7 +5,6 @@
 //! Cells register logins with their own signed cell token; anyone may ask
 //! where a login lives.
 
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod repo;
 mod service;

@@ -1,6 +1,8 @@
 //! Directory rows: keyed hashes in, regions out.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
+};
 
 use cairn_core::{CompanyId, EntityKind, Error, Region};
 use cairn_entity::db_err;
@@ -45,7 +47,12 @@ impl DirectoryRepo {
         DirectoryRepo { db, hasher }
     }
 
-    pub async fn register(&self, login: &str, company: CompanyId, region: Region) -> Result<(), Error> {
+    pub async fn register(
+        &self,
+        login: &str,
+        company: CompanyId,
+        region: Region,
+    ) -> Result<(), Error> {
         let row = login::ActiveModel {
             login_hash: Set(self.hasher.login(login)),
             company_hash: Set(self.hasher.company(company)),
@@ -55,7 +62,9 @@ impl DirectoryRepo {
         match row.insert(&self.db).await {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                Err(Error::AlreadyExists { kind: EntityKind::Login })
+                Err(Error::AlreadyExists {
+                    kind: EntityKind::Login,
+                })
             }
             Err(err) => Err(db_err("registering a login")(err)),
         }
@@ -91,10 +100,18 @@ mod tests {
             let db = cairn_migration::open_directory(&test_db.url).await.unwrap();
             let repo = DirectoryRepo::new(db.clone(), Hasher::new([1; 32]));
             let company = CompanyId::new();
-            repo.register("a@example.ie", company, Region::Eu).await.unwrap();
-            assert_eq!(repo.locate("a@example.ie").await.unwrap(), Some(Region::Eu), "{}", test_db.backend);
+            repo.register("a@example.ie", company, Region::Eu)
+                .await
+                .unwrap();
+            assert_eq!(
+                repo.locate("a@example.ie").await.unwrap(),
+                Some(Region::Eu),
+                "{}",
+                test_db.backend
+            );
             assert!(matches!(
-                repo.register("a@example.ie", CompanyId::new(), Region::Us).await,
+                repo.register("a@example.ie", CompanyId::new(), Region::Us)
+                    .await,
                 Err(Error::AlreadyExists { .. })
             ));
             // Only the keyed hash is stored, never the email or the company id.
@@ -102,7 +119,12 @@ mod tests {
             assert_eq!(rows.len(), 1);
             let stored = format!("{:?}", rows[0]);
             assert!(!stored.contains("example"));
-            assert!(!rows[0].company_hash.windows(16).any(|w| w == company.0.as_bytes()));
+            assert!(
+                !rows[0]
+                    .company_hash
+                    .windows(16)
+                    .any(|w| w == company.0.as_bytes())
+            );
             // Another region cannot remove it.
             repo.unregister("a@example.ie", Region::Us).await.unwrap();
             assert!(repo.locate("a@example.ie").await.unwrap().is_some());

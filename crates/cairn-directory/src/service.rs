@@ -21,8 +21,16 @@ pub struct DirectoryService {
 impl DirectoryService {
     /// `cells` maps each region to its public endpoint; `verifier` trusts the
     /// signing keys of those cells.
-    pub fn new(repo: DirectoryRepo, cells: BTreeMap<Region, String>, verifier: Arc<TokenVerifier>) -> Self {
-        DirectoryService { repo, cells, verifier }
+    pub fn new(
+        repo: DirectoryRepo,
+        cells: BTreeMap<Region, String>,
+        verifier: Arc<TokenVerifier>,
+    ) -> Self {
+        DirectoryService {
+            repo,
+            cells,
+            verifier,
+        }
     }
 
     fn cell(&self, region: Region) -> Result<pb::Cell, Error> {
@@ -52,7 +60,10 @@ impl DirectoryService {
 
 #[tonic::async_trait]
 impl pb::directory_service_server::DirectoryService for DirectoryService {
-    async fn list_cells(&self, _: Request<pb::ListCellsRequest>) -> Result<Response<pb::ListCellsResponse>, Status> {
+    async fn list_cells(
+        &self,
+        _: Request<pb::ListCellsRequest>,
+    ) -> Result<Response<pb::ListCellsResponse>, Status> {
         let cells = self
             .cells
             .keys()

@@ -4,7 +4,6 @@
 //!
 //! Pure data transformations: no network, no database, no file walking.
 
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod blob;
 mod chunker;

@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use cairn_core::{AgentId, EntityKind, Error};
 use cairn_entity::regional::{agent, company};
@@ -32,7 +34,10 @@ pub(crate) async fn check_credential(
     Ok(found)
 }
 
-pub(crate) async fn list(db: &DatabaseConnection, scope: CompanyScope) -> Result<Vec<agent::Model>, Error> {
+pub(crate) async fn list(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+) -> Result<Vec<agent::Model>, Error> {
     agent::Entity::find()
         .filter(agent::Column::CompanyId.eq(scope.uuid()))
         .filter(agent::Column::RevokedAt.is_null())
@@ -43,7 +48,11 @@ pub(crate) async fn list(db: &DatabaseConnection, scope: CompanyScope) -> Result
 }
 
 /// Revokes an agent of the company: its seat is free and its credential dead.
-pub(crate) async fn revoke(db: &DatabaseConnection, scope: CompanyScope, agent_id: AgentId) -> Result<(), Error> {
+pub(crate) async fn revoke(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent_id: AgentId,
+) -> Result<(), Error> {
     let done = agent::Entity::update_many()
         .col_expr(agent::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(agent::Column::Id.eq(agent_id.0))

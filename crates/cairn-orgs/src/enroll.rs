@@ -4,8 +4,8 @@ use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, TransactionTrait,
 };
 
 use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
@@ -70,7 +70,12 @@ pub(crate) async fn create_key(
 
 /// Splits a key into its region and secret.
 pub(crate) fn parse_key(key: &str) -> Result<(Region, &str), Error> {
-    let bad = || Error::invalid("enrollment_key", "is not a Cairn enrollment key (`<region>-<secret>`)");
+    let bad = || {
+        Error::invalid(
+            "enrollment_key",
+            "is not a Cairn enrollment key (`<region>-<secret>`)",
+        )
+    };
     let (region, secret) = key.trim().split_once('-').ok_or_else(bad)?;
     let region: Region = region.parse().map_err(|_| bad())?;
     if secret.len() != 48 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -102,10 +107,14 @@ pub(crate) async fn enroll(
         .ok_or_else(|| Error::not_found(EntityKind::EnrollmentKey, "with this secret"))?;
     let now = Utc::now();
     if key.used_at.is_some() {
-        return Err(Error::FailedPrecondition("this enrollment key was already used; create a new one".into()));
+        return Err(Error::FailedPrecondition(
+            "this enrollment key was already used; create a new one".into(),
+        ));
     }
     if key.expires_at < now {
-        return Err(Error::FailedPrecondition("this enrollment key has expired; create a new one".into()));
+        return Err(Error::FailedPrecondition(
+            "this enrollment key has expired; create a new one".into(),
+        ));
     }
     let company = company::Entity::find_by_id(key.company_id)
         .one(&txn)
@@ -135,7 +144,9 @@ pub(crate) async fn enroll(
         .await
         .map_err(db_err("using an enrollment key"))?;
     if claimed.rows_affected != 1 {
-        return Err(Error::FailedPrecondition("this enrollment key was already used; create a new one".into()));
+        return Err(Error::FailedPrecondition(
+            "this enrollment key was already used; create a new one".into(),
+        ));
     }
     let credential = random_secret();
     agent::ActiveModel {
@@ -152,7 +163,9 @@ pub(crate) async fn enroll(
     let data_key = master
         .unwrap(&company.wrapped_key, &company.id.to_string())
         .map_err(|e| Error::internal_with("unwrapping a company key", e))?;
-    txn.commit().await.map_err(db_err("committing enrollment"))?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing enrollment"))?;
     tracing::info!(company = %company.id, agent = %agent_id, "agent enrolled");
     Ok(Enrolled {
         agent: agent_id,
@@ -169,10 +182,17 @@ mod tests {
     #[test]
     fn keys_parse_only_in_their_form() {
         let secret = "a".repeat(48);
-        let (region, s) = parse_key(&format!("eu-{secret}")).unwrap_or_else(|e| panic!("{e}"));
+        let key = format!("eu-{secret}");
+        let (region, s) = parse_key(&key).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(region, Region::Eu);
         assert_eq!(s, secret);
-        for bad in ["", "eu", "xx-aaaa", "eu-short", &format!("us-{}", "z".repeat(48))] {
+        for bad in [
+            "",
+            "eu",
+            "xx-aaaa",
+            "eu-short",
+            &format!("us-{}", "z".repeat(48)),
+        ] {
             assert!(parse_key(bad).is_err(), "{bad}");
         }
     }

@@ -23,7 +23,12 @@ pub struct OrgsService {
 }
 
 impl OrgsService {
-    pub fn new(db: DatabaseConnection, auth: Authenticator, issuer: Arc<TokenIssuer>, master: Arc<MasterKey>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        auth: Authenticator,
+        issuer: Arc<TokenIssuer>,
+        master: Arc<MasterKey>,
+    ) -> Self {
         OrgsService {
             db,
             auth,
@@ -33,7 +38,11 @@ impl OrgsService {
     }
 
     /// An authenticated user of the company with one of `roles`.
-    fn admin<T>(&self, request: &Request<T>, roles: &[Role]) -> Result<(Claims, CompanyScope), Error> {
+    fn admin<T>(
+        &self,
+        request: &Request<T>,
+        roles: &[Role],
+    ) -> Result<(Claims, CompanyScope), Error> {
         let claims = self.auth.authenticate(request)?;
         claims.require_role(roles)?;
         let scope = CompanyScope::new(claims.company_id()?);
@@ -69,7 +78,14 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
     ) -> Result<Response<pb::CreateEnrollmentKeyResponse>, Status> {
         let (claims, scope) = self.admin(&request, ADMINS)?;
         let user = UserId::parse(&claims.sub, "token.sub")?;
-        let key = enroll::create_key(&self.db, scope, self.auth.region(), user, request.get_ref().ttl_hours).await?;
+        let key = enroll::create_key(
+            &self.db,
+            scope,
+            self.auth.region(),
+            user,
+            request.get_ref().ttl_hours,
+        )
+        .await?;
         Ok(Response::new(pb::CreateEnrollmentKeyResponse {
             key: key.key,
             key_id: key.id.to_string(),

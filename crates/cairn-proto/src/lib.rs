@@ -7,7 +7,8 @@
 #![allow(unreachable_pub, clippy::all)]
 
 /// Encoded `FileDescriptorSet` of every Cairn proto, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cairn_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/cairn_descriptor.bin"));
 
 pub mod common {
     pub mod v1 {

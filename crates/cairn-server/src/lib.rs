@@ -20,9 +20,9 @@ use tonic::transport::server::Router;
 use cairn_accounts::{AccountsService, DirectoryLink};
 use cairn_auth::{Authenticator, SigningKey, TokenIssuer, TokenVerifier};
 use cairn_backup::BackupService;
+use cairn_core::Region;
 use cairn_core::config::ServerConfig;
 use cairn_core::secret::load_or_create_hex;
-use cairn_core::Region;
 use cairn_crypto::MasterKey;
 use cairn_directory::{DirectoryRepo, DirectoryService, Hasher};
 use cairn_orgs::OrgsService;
@@ -110,13 +110,19 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .with_context(|| format!("binding cell {region} on {}", cell.listen))?;
         cell_listeners.insert(*region, listener);
     }
-    let directory_addr = directory_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let directory_addr = directory_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
     let mut endpoints = BTreeMap::new();
     let mut cell_addrs = BTreeMap::new();
     for (region, listener) in &cell_listeners {
         let addr = listener.local_addr()?;
         cell_addrs.insert(*region, addr);
-        endpoints.insert(*region, endpoint(&config.cells[region].public_endpoint, addr));
+        endpoints.insert(
+            *region,
+            endpoint(&config.cells[region].public_endpoint, addr),
+        );
     }
     let endpoints = Arc::new(endpoints);
 
@@ -154,12 +160,23 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let shutdown = cancel.clone();
         tasks.spawn(async move {
             router
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+                .serve_with_incoming_shutdown(
+                    TcpListenerStream::new(listener),
+                    shutdown.cancelled(),
+                )
                 .await
                 .context("directory listener")
         });
     }
-    let directory_endpoint = directory_addr.map(|a| endpoint(&config.directory.as_ref().and_then(|d| d.public_endpoint.clone()), a));
+    let directory_endpoint = directory_addr.map(|a| {
+        endpoint(
+            &config
+                .directory
+                .as_ref()
+                .and_then(|d| d.public_endpoint.clone()),
+            a,
+        )
+    });
 
     for (region, listener) in cell_listeners {
         let cell = &config.cells[&region];
@@ -180,13 +197,25 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .context("a cell needs a directory endpoint")?;
         let link = DirectoryLink::new(&directory_url, issuer.clone())?;
 
-        let accounts = AccountsService::new(db.clone(), auth.clone(), issuer.clone(), master.clone(), link);
+        let accounts = AccountsService::new(
+            db.clone(),
+            auth.clone(),
+            issuer.clone(),
+            master.clone(),
+            link,
+        );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
         let backup = BackupService::new(db, store, auth);
         let (router, reporter) = base(region.as_str()).await?;
-        reporter.set_serving::<AccountsServiceServer<AccountsService>>().await;
-        reporter.set_serving::<OrgsServiceServer<OrgsService>>().await;
-        reporter.set_serving::<BackupServiceServer<BackupService>>().await;
+        reporter
+            .set_serving::<AccountsServiceServer<AccountsService>>()
+            .await;
+        reporter
+            .set_serving::<OrgsServiceServer<OrgsService>>()
+            .await;
+        reporter
+            .set_serving::<BackupServiceServer<BackupService>>()
+            .await;
         let router = router
             .add_service(AccountsServiceServer::new(accounts))
             .add_service(OrgsServiceServer::new(orgs))
@@ -198,7 +227,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let shutdown = cancel.clone();
         tasks.spawn(async move {
             router
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+                .serve_with_incoming_shutdown(
+                    TcpListenerStream::new(listener),
+                    shutdown.cancelled(),
+                )
                 .await
                 .with_context(|| format!("cell {region} listener"))
         });

@@ -13,8 +13,12 @@ use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
-use cairn_proto::accounts::v1::{LoginRequest, SignUpRequest, accounts_service_client::AccountsServiceClient};
-use cairn_proto::directory::v1::{LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient};
+use cairn_proto::accounts::v1::{
+    LoginRequest, SignUpRequest, accounts_service_client::AccountsServiceClient,
+};
+use cairn_proto::directory::v1::{
+    LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
+};
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, RevokeAgentRequest,
     orgs_service_client::OrgsServiceClient,
@@ -24,7 +28,12 @@ use cairn_proto::orgs::v1::{
 #[command(name = "cairnctl", version, about = "Cairn admin command line")]
 pub struct Cli {
     /// The Cairn directory.
-    #[arg(long, env = "CAIRN_DIRECTORY", default_value = "http://127.0.0.1:7400", global = true)]
+    #[arg(
+        long,
+        env = "CAIRN_DIRECTORY",
+        default_value = "http://127.0.0.1:7400",
+        global = true
+    )]
     directory: String,
     /// Session file holding the access token from `cairnctl login`.
     #[arg(long, env = "CAIRN_SESSION", global = true)]
@@ -105,7 +114,12 @@ struct Session {
 
 fn default_session() -> PathBuf {
     std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".config").join("cairn").join("session.json"))
+        .map(|h| {
+            PathBuf::from(h)
+                .join(".config")
+                .join("cairn")
+                .join("session.json")
+        })
         .unwrap_or_else(|| PathBuf::from(".cairn-session.json"))
 }
 
@@ -122,9 +136,14 @@ fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
 }
 
 fn load_session(path: &Path) -> anyhow::Result<Session> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("not logged in ({} is missing): run `cairnctl login`", path.display()))?;
-    let session: Session = serde_json::from_str(&text).context("the session file is damaged: log in again")?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "not logged in ({} is missing): run `cairnctl login`",
+            path.display()
+        )
+    })?;
+    let session: Session =
+        serde_json::from_str(&text).context("the session file is damaged: log in again")?;
     if session.expires_at <= cairn_core::unix_now() {
         anyhow::bail!("the session has expired: run `cairnctl login`");
     }
@@ -133,9 +152,10 @@ fn load_session(path: &Path) -> anyhow::Result<Session> {
 
 fn authed<T>(session: &Session, message: T) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {}", session.token).parse()?);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", session.token).parse()?,
+    );
     Ok(request)
 }
 
@@ -148,9 +168,20 @@ where
     let cli = Cli::try_parse_from(args)?;
     let session_path = cli.session.clone().unwrap_or_else(default_session);
     match cli.command {
-        Command::Signup { company, industry, employees, country, name, email, password, seats } => {
+        Command::Signup {
+            company,
+            industry,
+            employees,
+            country,
+            name,
+            email,
+            password,
+            seats,
+        } => {
             let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
-                .resolve_country(ResolveCountryRequest { country: country.clone() })
+                .resolve_country(ResolveCountryRequest {
+                    country: country.clone(),
+                })
                 .await
                 .map_err(status("sign-up refused"))?
                 .into_inner()
@@ -170,15 +201,24 @@ where
                 .await
                 .map_err(status("sign-up refused"))?
                 .into_inner();
-            let region = cairn_core::Region::from_proto(done.region, "region").map_err(|e| anyhow::anyhow!("{e}"))?;
-            writeln!(out, "company {} created in region {region}; owner {}", done.company_id, done.user_id)?;
+            let region = cairn_core::Region::from_proto(done.region, "region")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(
+                out,
+                "company {} created in region {region}; owner {}",
+                done.company_id, done.user_id
+            )?;
         }
         Command::Login { email, password } => {
             let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
-                .locate_login(LocateLoginRequest { login: email.clone() })
+                .locate_login(LocateLoginRequest {
+                    login: email.clone(),
+                })
                 .await
                 .map_err(|s| match s.code() {
-                    tonic::Code::NotFound => anyhow::anyhow!("login failed: wrong email or password"),
+                    tonic::Code::NotFound => {
+                        anyhow::anyhow!("login failed: wrong email or password")
+                    }
                     _ => status("login failed")(s),
                 })?
                 .into_inner()
@@ -201,7 +241,12 @@ where
             }
             let _ = std::fs::remove_file(&session_path);
             cairn_core::secret::write_private(&session_path, &serde_json::to_vec(&session)?)?;
-            writeln!(out, "logged in to company {} ({})", done.company_id, done.roles.join(", "))?;
+            writeln!(
+                out,
+                "logged in to company {} ({})",
+                done.company_id,
+                done.roles.join(", ")
+            )?;
         }
         Command::Company => {
             let session = load_session(&session_path)?;
@@ -216,7 +261,9 @@ where
                 c.name, c.industry, c.employees, c.country, c.seats_used, c.seats_total
             )?;
         }
-        Command::EnrollmentKey { command: KeyCommand::Create { ttl_hours } } => {
+        Command::EnrollmentKey {
+            command: KeyCommand::Create { ttl_hours },
+        } => {
             let session = load_session(&session_path)?;
             let key = OrgsServiceClient::new(connect(&session.endpoint).await?)
                 .create_enrollment_key(authed(&session, CreateEnrollmentKeyRequest { ttl_hours })?)
@@ -237,12 +284,21 @@ where
                         .into_inner()
                         .agents;
                     for a in agents {
-                        writeln!(out, "{}  {}  enrolled {}", a.agent_id, a.hostname, a.enrolled_at)?;
+                        writeln!(
+                            out,
+                            "{}  {}  enrolled {}",
+                            a.agent_id, a.hostname, a.enrolled_at
+                        )?;
                     }
                 }
                 AgentCommand::Revoke { agent_id } => {
                     client
-                        .revoke_agent(authed(&session, RevokeAgentRequest { agent_id: agent_id.clone() })?)
+                        .revoke_agent(authed(
+                            &session,
+                            RevokeAgentRequest {
+                                agent_id: agent_id.clone(),
+                            },
+                        )?)
                         .await
                         .map_err(status("cannot revoke the agent"))?;
                     writeln!(out, "agent {agent_id} revoked; its seat is free")?;
