@@ -73,19 +73,36 @@ fn endpoint(public: &Option<String>, addr: SocketAddr) -> String {
     public.clone().unwrap_or_else(|| format!("http://{addr}"))
 }
 
-async fn base(router_name: &str) -> anyhow::Result<(Router, tonic_health::server::HealthReporter)> {
+/// A router with health and reflection; reflection advertises `services`
+/// (the ones this listener serves) and the standard ones.
+async fn base(router_name: &str, services: &[&str]) -> anyhow::Result<(Router, tonic_health::server::HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let reflection = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+        for service in services {
+            builder = builder.with_service_name(*service);
+        }
+        builder
+    };
+    let reflection_v1 = reflection()
         .build_v1()
+        .with_context(|| format!("building reflection for {router_name}"))?;
+    // Many stock clients (grpcio's reflection database, older grpcurl) still ask v1alpha.
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .with_context(|| format!("building reflection for {router_name}"))?;
     let router = Server::builder()
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         // Long uploads and restores stream for a while; an hour bounds a stuck one.
         .timeout(Duration::from_secs(3600))
         .add_service(health)
-        .add_service(reflection);
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     Ok((router, reporter))
 }
 
@@ -152,7 +169,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             (*endpoints).clone(),
             verifier.clone(),
         );
-        let (router, reporter) = base("directory").await?;
+        let (router, reporter) = base("directory", &["cairn.directory.v1.DirectoryService"]).await?;
         reporter
             .set_serving::<DirectoryServiceServer<DirectoryService>>()
             .await;
@@ -206,7 +223,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
         let backup = BackupService::new(db, store, auth);
-        let (router, reporter) = base(region.as_str()).await?;
+        let (router, reporter) = base(
+            region.as_str(),
+            &[
+                "cairn.accounts.v1.AccountsService",
+                "cairn.orgs.v1.OrgsService",
+                "cairn.backup.v1.BackupService",
+            ],
+        )
+        .await?;
         reporter
             .set_serving::<AccountsServiceServer<AccountsService>>()
             .await;
