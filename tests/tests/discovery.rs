@@ -69,9 +69,15 @@ async fn health_and_reflection_on_every_listener() {
         "{directory:?}"
     );
     assert!(directory.contains(&"grpc.health.v1.Health".to_owned()));
-    assert!(directory.contains(&"grpc.reflection.v1alpha.ServerReflection".to_owned()), "{directory:?}");
+    assert!(
+        directory.contains(&"grpc.reflection.v1alpha.ServerReflection".to_owned()),
+        "{directory:?}"
+    );
     // Each listener advertises only what it serves.
-    assert!(!directory.iter().any(|s| s.starts_with("cairn.backup")), "{directory:?}");
+    assert!(
+        !directory.iter().any(|s| s.starts_with("cairn.backup")),
+        "{directory:?}"
+    );
     assert!(serving(&cluster.directory, "cairn.directory.v1.DirectoryService").await);
     for region in cairn_core::Region::ALL {
         let endpoint = cluster.cell_endpoint(region);

@@ -4,7 +4,6 @@
 //!
 //! Keys stay on the machine; the server only ever receives sealed chunks.
 
-
 mod backup;
 pub mod cli;
 mod client;

@@ -4,7 +4,6 @@
 //!
 //! This crate decides who is calling; it never reads tenant data.
 
-
 mod authn;
 mod claims;
 mod keys;

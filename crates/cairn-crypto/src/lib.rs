@@ -6,7 +6,6 @@
 //! leave as bytes. Nothing in this crate may log or print key material; keys
 //! are zeroized on drop and their `Debug` shows only the type name.
 
-
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 

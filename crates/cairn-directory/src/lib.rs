@@ -5,7 +5,6 @@
 //! Cells register logins with their own signed cell token; anyone may ask
 //! where a login lives.
 
-
 mod repo;
 mod service;
 

@@ -4,7 +4,6 @@
 //!
 //! Pure data transformations: no network, no database, no file walking.
 
-
 mod blob;
 mod chunker;
 mod error;

@@ -75,7 +75,10 @@ fn endpoint(public: &Option<String>, addr: SocketAddr) -> String {
 
 /// A router with health and reflection; reflection advertises `services`
 /// (the ones this listener serves) and the standard ones.
-async fn base(router_name: &str, services: &[&str]) -> anyhow::Result<(Router, tonic_health::server::HealthReporter)> {
+async fn base(
+    router_name: &str,
+    services: &[&str],
+) -> anyhow::Result<(Router, tonic_health::server::HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = || {
         let mut builder = tonic_reflection::server::Builder::configure()
@@ -96,7 +99,9 @@ async fn base(router_name: &str, services: &[&str]) -> anyhow::Result<(Router, t
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .with_context(|| format!("building reflection for {router_name}"))?;
+    let listener = router_name.to_owned();
     let router = Server::builder()
+        .trace_fn(move |request| tracing::info_span!("rpc", listener = %listener, method = %request.uri().path()))
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         // Long uploads and restores stream for a while; an hour bounds a stuck one.
         .timeout(Duration::from_secs(3600))
@@ -169,7 +174,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             (*endpoints).clone(),
             verifier.clone(),
         );
-        let (router, reporter) = base("directory", &["cairn.directory.v1.DirectoryService"]).await?;
+        let (router, reporter) =
+            base("directory", &["cairn.directory.v1.DirectoryService"]).await?;
         reporter
             .set_serving::<DirectoryServiceServer<DirectoryService>>()
             .await;

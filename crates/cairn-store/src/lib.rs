@@ -6,7 +6,6 @@
 //! This crate knows object keys and bytes; it never decrypts and never touches
 //! the database.
 
-
 use std::ops::Range;
 use std::sync::Arc;
 
