@@ -38,11 +38,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let config = ServerConfig::load(args.config.as_deref())?;
     let mut running = cairn_server::start(config).await?;
     if let Some(addr) = running.directory {
-        tracing::info!(%addr, "directory listening");
         eprintln!("cairn-server: directory listening on http://{addr}");
     }
     for (region, addr) in &running.cells {
-        tracing::info!(%region, %addr, "cell listening");
         eprintln!("cairn-server: cell {region} listening on http://{addr}");
     }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
