@@ -5,7 +5,7 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
@@ -116,7 +116,10 @@ pub(crate) async fn enroll(
             "this enrollment key has expired; create a new one".into(),
         ));
     }
+    // Lock the company row (PostgreSQL) so concurrent enrollments count
+    // seats one after the other; SQLite serializes writers on its own.
     let company = company::Entity::find_by_id(key.company_id)
+        .lock_exclusive()
         .one(&txn)
         .await
         .map_err(db_err("finding a company"))?
