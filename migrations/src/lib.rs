@@ -6,13 +6,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_regional;
 mod m20261123_000002_directory;
+mod m20261123_000003_signup_details_sessions;
 
 pub struct RegionalMigrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for RegionalMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_regional::Migration)]
+        vec![
+            Box::new(m20261123_000001_regional::Migration),
+            Box::new(m20261123_000003_signup_details_sessions::Migration),
+        ]
     }
 }
 

@@ -143,6 +143,17 @@ impl Cluster {
                     "correct horse battery",
                     "--seats",
                     &seats.to_string(),
+                    "--phone",
+                    "+1 555 0100 200",
+                    "--title",
+                    "Office Manager",
+                    "--city",
+                    "Springfield",
+                    "--postal-code",
+                    "12345",
+                    "--username",
+                    "owner",
+                    "--i-am-13-or-older",
                 ],
             )
             .await

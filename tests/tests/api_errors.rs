@@ -29,6 +29,13 @@ fn signup(country: &str, email: &str) -> SignUpRequest {
         email: email.into(),
         password: "correct horse battery".into(),
         seats: 1,
+        phone: "+1 (555) 010-0200".into(),
+        owner_title: "Director".into(),
+        city: "Galway".into(),
+        state: String::new(),
+        postal_code: "H91 E2K3".into(),
+        username: "gale".into(),
+        age_confirmed: true,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Accounts of a region cell: sign-up (a company and its owner) and login.
+//! Accounts of a region cell: sign-up (a company and its owner), login with
+//! throttling, and sessions (rotating refresh tokens, logout).
 //!
 //! Sign-up reserves the login in the global directory before it writes the
 //! company, so an email is unique across regions. This crate never talks to
@@ -7,7 +8,9 @@
 mod directory_link;
 mod login;
 mod service;
+mod sessions;
 mod signup;
+mod throttle;
 
 pub use directory_link::DirectoryLink;
 pub use service::AccountsService;

@@ -8,11 +8,15 @@ use cairn_core::validate::Email;
 use cairn_entity::db_err;
 use cairn_entity::regional::user;
 
+use crate::sessions::{self, Issued};
+use crate::throttle::{self, Subject};
+
 pub(crate) struct LoggedIn {
     pub(crate) user: user::Model,
     pub(crate) roles: Vec<Role>,
     pub(crate) token: String,
     pub(crate) expires_at: i64,
+    pub(crate) refresh: Issued,
 }
 
 pub(crate) fn parse_role(role: &str) -> Result<Role, Error> {
@@ -24,15 +28,41 @@ pub(crate) fn parse_role(role: &str) -> Result<Role, Error> {
     }
 }
 
+/// An access token for `user`.
+pub(crate) fn access_token(
+    issuer: &TokenIssuer,
+    user: &user::Model,
+) -> Result<(Vec<Role>, String, i64), Error> {
+    let roles = vec![parse_role(&user.role)?];
+    let (token, expires_at) = issuer.issue(
+        PrincipalKind::User,
+        &user.id.to_string(),
+        &user.company_id.to_string(),
+        roles.clone(),
+    )?;
+    Ok((roles, token, expires_at))
+}
+
+/// Checks email and password from client address `ip`, throttling failures
+/// per account and per address.
 pub(crate) async fn login(
     db: &DatabaseConnection,
     issuer: &TokenIssuer,
     email: &str,
     password: String,
+    ip: &str,
 ) -> Result<LoggedIn, Error> {
     let wrong = || Error::Unauthenticated("wrong email or password".into());
+    let address = Subject::Address(ip);
+    throttle::check(db, address).await?;
     // A malformed email cannot match any account: same answer as a wrong one.
-    let email = Email::parse("email", email).map_err(|_| wrong())?;
+    let Ok(email) = Email::parse("email", email) else {
+        let failures = throttle::fail(db, address).await?;
+        tokio::time::sleep(throttle::delay(failures)).await;
+        return Err(wrong());
+    };
+    let account = Subject::Account(email.as_str());
+    throttle::check(db, account).await?;
     let found = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(db)
@@ -45,19 +75,22 @@ pub(crate) async fn login(
             .map_err(|e| Error::internal_with("verifying a password", e))?;
     let user = match (ok, found) {
         (true, Some(user)) => user,
-        _ => return Err(wrong()),
+        _ => {
+            let failures = throttle::fail(db, account)
+                .await?
+                .max(throttle::fail(db, address).await?);
+            tokio::time::sleep(throttle::delay(failures)).await;
+            return Err(wrong());
+        }
     };
-    let roles = vec![parse_role(&user.role)?];
-    let (token, expires_at) = issuer.issue(
-        PrincipalKind::User,
-        &user.id.to_string(),
-        &user.company_id.to_string(),
-        roles.clone(),
-    )?;
+    throttle::clear(db, account).await?;
+    let (roles, token, expires_at) = access_token(issuer, &user)?;
+    let refresh = sessions::issue(db, &user, None).await?;
     Ok(LoggedIn {
         user,
         roles,
         token,
         expires_at,
+        refresh,
     })
 }

@@ -45,13 +45,14 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
+        let ip = client_ip(&request);
         let form = SignUp::try_from(request.into_inner())?;
         let home = form.country.region();
         if home != self.auth.region() {
             return Err(self.auth.wrong_region(home).into());
         }
-        let done =
-            crate::signup::sign_up(&self.db, home, &self.master, &self.directory, form).await?;
+        let done = crate::signup::sign_up(&self.db, home, &self.master, &self.directory, form, &ip)
+            .await?;
         Ok(Response::new(pb::SignUpResponse {
             company_id: done.company.to_string(),
             user_id: done.user.to_string(),
@@ -63,8 +64,10 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
+        let ip = client_ip(&request);
         let req = request.into_inner();
-        let done = crate::login::login(&self.db, &self.issuer, &req.email, req.password).await?;
+        let done =
+            crate::login::login(&self.db, &self.issuer, &req.email, req.password, &ip).await?;
         Ok(Response::new(pb::LoginResponse {
             access_token: Some(AccessToken {
                 token: done.token,
@@ -74,6 +77,38 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
             user_id: done.user.id.to_string(),
             region: self.auth.region().to_proto(),
             roles: done.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            refresh_token: done.refresh.token,
+            refresh_expires_at: done.refresh.expires_at,
         }))
     }
+
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::RefreshResponse>, Status> {
+        let (user, next) =
+            crate::sessions::rotate(&self.db, &request.get_ref().refresh_token).await?;
+        let (_, token, expires_at) = crate::login::access_token(&self.issuer, &user)?;
+        Ok(Response::new(pb::RefreshResponse {
+            access_token: Some(AccessToken { token, expires_at }),
+            refresh_token: next.token,
+            refresh_expires_at: next.expires_at,
+        }))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        crate::sessions::logout(&self.db, &request.get_ref().refresh_token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+}
+
+/// The caller's address as the server saw it; empty when unknown.
+fn client_ip<T>(request: &Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }

@@ -22,6 +22,7 @@ pub(crate) async fn sign_up(
     master: &MasterKey,
     directory: &DirectoryLink,
     form: SignUp,
+    ip: &str,
 ) -> Result<SignedUp, Error> {
     let company_id = CompanyId::new();
     let user_id = UserId::new();
@@ -53,6 +54,11 @@ pub(crate) async fn sign_up(
             seats: Set(form.seats),
             wrapped_key: Set(wrapped_key),
             created_at: Set(now),
+            phone: Set(form.phone),
+            city: Set(form.city),
+            state: Set(form.state),
+            postal_code: Set(form.postal_code),
+            signup_ip: Set(ip.to_owned()),
         }
         .insert(&txn)
         .await
@@ -65,6 +71,9 @@ pub(crate) async fn sign_up(
             password_hash: Set(password_hash),
             role: Set(Role::Owner.as_str().to_owned()),
             created_at: Set(now),
+            title: Set(form.owner_title),
+            username: Set(form.username),
+            signup_ip: Set(ip.to_owned()),
         }
         .insert(&txn)
         .await

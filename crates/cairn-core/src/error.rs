@@ -6,7 +6,7 @@ use std::fmt;
 
 use tonic::metadata::MetadataValue;
 
-use crate::{REGION_ENDPOINT_METADATA, Region};
+use crate::{REGION_ENDPOINT_METADATA, RETRY_AFTER_METADATA, Region};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -59,9 +59,15 @@ pub enum Error {
     /// The request belongs to another region's cell.
     #[error("this request belongs to region {region}, served at {endpoint}")]
     WrongRegion { region: Region, endpoint: String },
-    /// A limit is reached (seats, quota, rate).
+    /// A limit is reached (seats, quota).
     #[error("{0}")]
     ResourceExhausted(String),
+    /// Too many attempts: try again after `retry_after_secs`.
+    #[error("{message}; try again in {retry_after_secs} seconds")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The system is not in a state that allows the call.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -116,6 +122,15 @@ impl From<Error> for tonic::Status {
                 status
             }
             Error::ResourceExhausted(msg) => tonic::Status::resource_exhausted(msg),
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
+                let mut status = tonic::Status::resource_exhausted(err.to_string());
+                status
+                    .metadata_mut()
+                    .insert(RETRY_AFTER_METADATA, MetadataValue::from(retry_after_secs));
+                status
+            }
             Error::FailedPrecondition(msg) => tonic::Status::failed_precondition(msg),
             Error::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "dependency unavailable");

@@ -18,6 +18,9 @@ pub use region::Region;
 /// gRPC metadata key carrying the endpoint of the cell a request should go to.
 pub const REGION_ENDPOINT_METADATA: &str = "cairn-region-endpoint";
 
+/// gRPC metadata key carrying how many seconds to wait before retrying.
+pub const RETRY_AFTER_METADATA: &str = "retry-after";
+
 /// Seconds since the Unix epoch, now.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

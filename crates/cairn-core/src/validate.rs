@@ -79,14 +79,17 @@ impl Country {
     }
 }
 
-/// A password that meets the minimum length. Strength rules grow here.
+/// A password long and hard enough to guess: at least 10 characters and a
+/// zxcvbn score of 3 ("safely unguessable") given the person's other details.
 pub struct Password(String);
 
 impl Password {
     pub const MIN_LEN: usize = 10;
     pub const MAX_LEN: usize = 1024;
 
-    pub fn parse(field: &str, value: &str) -> Result<Password, Error> {
+    /// `related` are the person's other details (email, names), which make a
+    /// password weak when it contains them.
+    pub fn parse(field: &str, value: &str, related: &[&str]) -> Result<Password, Error> {
         let len = value.chars().count();
         if len < Self::MIN_LEN {
             return Err(Error::invalid(
@@ -98,6 +101,19 @@ impl Password {
             return Err(Error::invalid(
                 field,
                 format!("must be at most {} characters", Self::MAX_LEN),
+            ));
+        }
+        // zxcvbn's cost grows with length; its first 100 characters decide.
+        let head: String = value.chars().take(100).collect();
+        let estimate = zxcvbn::zxcvbn(&head, related);
+        if estimate.score() < zxcvbn::Score::Three {
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.warning().map(|w| w.to_string()))
+                .unwrap_or_else(|| "it is easy to guess".to_owned());
+            return Err(Error::invalid(
+                field,
+                format!("is too weak ({hint}); use a longer passphrase of unrelated words"),
             ));
         }
         Ok(Password(value.to_owned()))
@@ -112,6 +128,101 @@ impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password(..)")
     }
+}
+
+/// The industries a company can pick at sign-up; anything else is "Other".
+pub const INDUSTRIES: &[&str] = &[
+    "Accounting",
+    "Agriculture",
+    "Architecture",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Energy",
+    "Engineering",
+    "Finance",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "IT Services",
+    "Legal",
+    "Manufacturing",
+    "Media",
+    "Non-profit",
+    "Real Estate",
+    "Retail",
+    "Software",
+    "Telecommunications",
+    "Transportation",
+    "Other",
+];
+
+/// One of [`INDUSTRIES`], matched without regard to case, in its canonical spelling.
+pub fn industry(field: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    INDUSTRIES
+        .iter()
+        .find(|i| i.eq_ignore_ascii_case(value))
+        .map(|i| (*i).to_owned())
+        .ok_or_else(|| Error::invalid(field, format!("must be one of: {}", INDUSTRIES.join(", "))))
+}
+
+/// A phone number: digits with optional + - ( ) and spaces, 7 to 20 characters.
+pub fn phone(field: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let allowed = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if !(7..=20).contains(&value.chars().count()) || !allowed || digits < 7 {
+        return Err(Error::invalid(
+            field,
+            "must be a phone number: 7 to 20 digits, spaces and + - ( )",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A postal or ZIP code: 1 to 20 letters, digits, spaces or dashes.
+pub fn postal_code(field: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    if value.is_empty()
+        || value.len() > 20
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+    {
+        return Err(Error::invalid(
+            field,
+            "must be 1 to 20 letters, digits, spaces or dashes",
+        ));
+    }
+    Ok(value.to_uppercase())
+}
+
+/// A username: 3 to 64 of a-z, 0-9, `.`, `_` and `-`, stored in lower case.
+pub fn username(field: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim().to_lowercase();
+    if !(3..=64).contains(&value.len())
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
+        return Err(Error::invalid(
+            field,
+            "must be 3 to 64 of a-z, 0-9, `.`, `_` and `-`",
+        ));
+    }
+    Ok(value)
+}
+
+/// Like [`text`], but an empty value is allowed.
+pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String, Error> {
+    if value.trim().is_empty() {
+        return Ok(String::new());
+    }
+    text(field, value, max)
 }
 
 /// Checks an integer count in `min..=max`.
@@ -136,21 +247,48 @@ pub struct SignUp {
     pub email: Email,
     pub password: Password,
     pub seats: i64,
+    pub phone: String,
+    pub owner_title: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub username: String,
 }
 
 impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
     type Error = Error;
 
     fn try_from(req: accounts_pb::SignUpRequest) -> Result<Self, Error> {
+        if !req.age_confirmed {
+            return Err(Error::invalid(
+                "age_confirmed",
+                "Cairn accounts are for people aged 13 or older; confirm your age to sign up",
+            ));
+        }
+        let company_name = text("company_name", &req.company_name, 200)?;
+        let owner_name = text("owner_name", &req.owner_name, 200)?;
+        let email = Email::parse("email", &req.email)?;
+        let username = username("username", &req.username)?;
+        let password = Password::parse(
+            "password",
+            &req.password,
+            &[email.as_str(), &owner_name, &company_name, &username],
+        )?;
         Ok(SignUp {
-            company_name: text("company_name", &req.company_name, 200)?,
-            industry: text("industry", &req.industry, 100)?,
+            industry: industry("industry", &req.industry)?,
             employees: count("employees", req.employees, 1, 10_000_000)?,
             country: Country::parse("country", &req.country)?,
-            owner_name: text("owner_name", &req.owner_name, 200)?,
-            email: Email::parse("email", &req.email)?,
-            password: Password::parse("password", &req.password)?,
             seats: count("seats", req.seats, 1, 100_000)?,
+            phone: phone("phone", &req.phone)?,
+            owner_title: text("owner_title", &req.owner_title, 100)?,
+            city: text("city", &req.city, 100)?,
+            state: optional_text("state", &req.state, 100)?,
+            postal_code: postal_code("postal_code", &req.postal_code)?,
+            company_name,
+            owner_name,
+            email,
+            username,
+            password,
         })
     }
 }
@@ -169,6 +307,13 @@ mod tests {
             email: "Aoife@Example.IE".into(),
             password: "correct horse battery".into(),
             seats: 3,
+            phone: "+353 1 555 0100".into(),
+            owner_title: "Managing Partner".into(),
+            city: "Dublin".into(),
+            state: String::new(),
+            postal_code: "D02 X285".into(),
+            username: "aoife".into(),
+            age_confirmed: true,
         }
     }
 
@@ -185,6 +330,13 @@ mod tests {
         assert_eq!(s.email.as_str(), "aoife@example.ie");
         assert_eq!(s.country.alpha2(), "IE");
         assert_eq!(s.country.region(), Region::Eu);
+        assert_eq!(s.postal_code, "D02 X285");
+        let s = SignUp::try_from(accounts_pb::SignUpRequest {
+            industry: "it services".into(),
+            ..good()
+        })
+        .unwrap();
+        assert_eq!(s.industry, "IT Services");
     }
 
     #[test]

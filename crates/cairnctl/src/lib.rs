@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
 use cairn_proto::accounts::v1::{
-    LoginRequest, SignUpRequest, accounts_service_client::AccountsServiceClient,
+    LoginRequest, LogoutRequest, RefreshRequest, SignUpRequest,
+    accounts_service_client::AccountsServiceClient,
 };
 use cairn_proto::directory::v1::{
     LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
@@ -43,11 +44,17 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Create a company and its owner, in the region of the company's country.
     Signup {
         #[arg(long)]
         company: String,
+        /// One of: Accounting, Agriculture, Architecture, Construction, Consulting, Education,
+        /// Energy, Engineering, Finance, Government, Healthcare, Hospitality, Insurance,
+        /// IT Services, Legal, Manufacturing, Media, Non-profit, Real Estate, Retail, Software,
+        /// Telecommunications, Transportation, Other.
         #[arg(long)]
         industry: String,
         /// Number of employees.
@@ -66,6 +73,26 @@ enum Command {
         /// Seats to start with.
         #[arg(long, default_value_t = 5)]
         seats: i64,
+        /// Company phone number.
+        #[arg(long)]
+        phone: String,
+        /// The owner's job title.
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        city: String,
+        /// State or region, if the address has one.
+        #[arg(long, default_value = "")]
+        state: String,
+        /// ZIP or postal code.
+        #[arg(long)]
+        postal_code: String,
+        /// The owner's username.
+        #[arg(long)]
+        username: String,
+        /// Confirms that the person signing up is at least 13 years old.
+        #[arg(long)]
+        i_am_13_or_older: bool,
     },
     /// Log in and keep the access token in the session file.
     Login {
@@ -74,6 +101,8 @@ enum Command {
         #[arg(long, env = "CAIRN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// End the session: the refresh token stops working.
+    Logout,
     /// Show the company and its seats.
     Company,
     /// Enrollment keys for agents.
@@ -110,6 +139,7 @@ struct Session {
     token: String,
     expires_at: i64,
     company_id: String,
+    refresh_token: String,
 }
 
 fn default_session() -> PathBuf {
@@ -135,18 +165,46 @@ fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
     move |s| anyhow::anyhow!("{what}: {} ({:?})", s.message(), s.code())
 }
 
-fn load_session(path: &Path) -> anyhow::Result<Session> {
+fn save_session(path: &Path, session: &Session) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(path);
+    cairn_core::secret::write_private(path, &serde_json::to_vec(session)?)?;
+    Ok(())
+}
+
+/// The saved session, refreshed (and saved again) when its access token is
+/// about to expire.
+async fn load_session(path: &Path) -> anyhow::Result<Session> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "not logged in ({} is missing): run `cairnctl login`",
             path.display()
         )
     })?;
-    let session: Session =
+    let mut session: Session =
         serde_json::from_str(&text).context("the session file is damaged: log in again")?;
-    if session.expires_at <= cairn_core::unix_now() {
-        anyhow::bail!("the session has expired: run `cairnctl login`");
+    if session.expires_at > cairn_core::unix_now() + 30 {
+        return Ok(session);
     }
+    let next = AccountsServiceClient::new(connect(&session.endpoint).await?)
+        .refresh(RefreshRequest {
+            refresh_token: session.refresh_token.clone(),
+        })
+        .await
+        .map_err(|s| {
+            anyhow::anyhow!(
+                "the session has ended ({}): run `cairnctl login`",
+                s.message()
+            )
+        })?
+        .into_inner();
+    let token = next.access_token.context("the server returned no token")?;
+    session.token = token.token;
+    session.expires_at = token.expires_at;
+    session.refresh_token = next.refresh_token;
+    save_session(path, &session)?;
     Ok(session)
 }
 
@@ -177,6 +235,13 @@ where
             email,
             password,
             seats,
+            phone,
+            title,
+            city,
+            state,
+            postal_code,
+            username,
+            i_am_13_or_older,
         } => {
             let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
                 .resolve_country(ResolveCountryRequest {
@@ -197,6 +262,13 @@ where
                     email,
                     password,
                     seats,
+                    phone,
+                    owner_title: title,
+                    city,
+                    state,
+                    postal_code,
+                    username,
+                    age_confirmed: i_am_13_or_older,
                 })
                 .await
                 .map_err(status("sign-up refused"))?
@@ -235,12 +307,9 @@ where
                 token: token.token,
                 expires_at: token.expires_at,
                 company_id: done.company_id.clone(),
+                refresh_token: done.refresh_token,
             };
-            if let Some(dir) = session_path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let _ = std::fs::remove_file(&session_path);
-            cairn_core::secret::write_private(&session_path, &serde_json::to_vec(&session)?)?;
+            save_session(&session_path, &session)?;
             writeln!(
                 out,
                 "logged in to company {} ({})",
@@ -248,8 +317,21 @@ where
                 done.roles.join(", ")
             )?;
         }
+        Command::Logout => {
+            let text = std::fs::read_to_string(&session_path).context("not logged in")?;
+            let session: Session =
+                serde_json::from_str(&text).context("the session file is damaged")?;
+            AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .logout(LogoutRequest {
+                    refresh_token: session.refresh_token,
+                })
+                .await
+                .map_err(status("logout failed"))?;
+            std::fs::remove_file(&session_path)?;
+            writeln!(out, "logged out")?;
+        }
         Command::Company => {
-            let session = load_session(&session_path)?;
+            let session = load_session(&session_path).await?;
             let c = OrgsServiceClient::new(connect(&session.endpoint).await?)
                 .get_company(authed(&session, GetCompanyRequest {})?)
                 .await
@@ -264,7 +346,7 @@ where
         Command::EnrollmentKey {
             command: KeyCommand::Create { ttl_hours },
         } => {
-            let session = load_session(&session_path)?;
+            let session = load_session(&session_path).await?;
             let key = OrgsServiceClient::new(connect(&session.endpoint).await?)
                 .create_enrollment_key(authed(&session, CreateEnrollmentKeyRequest { ttl_hours })?)
                 .await
@@ -273,7 +355,7 @@ where
             writeln!(out, "{}", key.key)?;
         }
         Command::Agents { command } => {
-            let session = load_session(&session_path)?;
+            let session = load_session(&session_path).await?;
             let mut client = OrgsServiceClient::new(connect(&session.endpoint).await?);
             match command {
                 AgentCommand::List => {

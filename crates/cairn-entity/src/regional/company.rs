@@ -16,6 +16,13 @@ pub struct Model {
     /// The company's data key, wrapped by the cell's master key.
     pub wrapped_key: Vec<u8>,
     pub created_at: DateTimeUtc,
+    pub phone: String,
+    pub city: String,
+    /// State or region; may be empty.
+    pub state: String,
+    pub postal_code: String,
+    /// Address the sign-up came from.
+    pub signup_ip: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,10 +1,13 @@
-//! A region cell's database. Every table carries `company_id`.
+//! A region cell's database. Every tenant table carries `company_id`;
+//! `login_throttle` holds keyed hashes of logins and addresses only.
 
 pub mod agent;
 pub mod chunk;
 pub mod company;
 pub mod enrollment_key;
+pub mod login_throttle;
 pub mod pack;
+pub mod refresh_token;
 pub mod snapshot;
 pub mod snapshot_chunk;
 pub mod user;

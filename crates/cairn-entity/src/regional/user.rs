@@ -15,6 +15,11 @@ pub struct Model {
     /// owner, admin or member.
     pub role: String,
     pub created_at: DateTimeUtc,
+    /// Job title.
+    pub title: String,
+    pub username: String,
+    /// Address the account was created from.
+    pub signup_ip: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
