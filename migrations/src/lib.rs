@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_regional;
 mod m20261123_000002_directory;
 mod m20261123_000003_signup_details_sessions;
+mod m20261123_000004_mail;
 
 pub struct RegionalMigrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for RegionalMigrator {
         vec![
             Box::new(m20261123_000001_regional::Migration),
             Box::new(m20261123_000003_signup_details_sessions::Migration),
+            Box::new(m20261123_000004_mail::Migration),
         ]
     }
 }

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod smtp;
+
 use std::path::{Path, PathBuf};
 
 use sea_orm::{
@@ -46,8 +48,17 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start(backend: Backend) -> Cluster {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts with `configure` applied to the embedded configuration.
+    pub async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::embedded_on(dir.path().join("server-data"), [0, 0, 0]);
+        configure(&mut config);
         let mut databases = Vec::new();
         if backend == Backend::Postgres {
             let directory_db = cairn_migration::testing::postgres().await.unwrap().unwrap();
@@ -159,6 +170,13 @@ impl Cluster {
             .await
             .unwrap();
         let company = out.split_whitespace().nth(1).unwrap().to_owned();
+        let region: Region = out
+            .split_whitespace()
+            .nth(5)
+            .unwrap()
+            .trim_end_matches(';')
+            .parse()
+            .unwrap();
         self.ctl(
             &session,
             &[
@@ -171,6 +189,10 @@ impl Cluster {
         )
         .await
         .unwrap();
+        let code = self.mailed_code(region, email, "Confirm your email").await;
+        self.ctl(&session, &["account", "confirm", "--token", &code])
+            .await
+            .unwrap();
         (session, company)
     }
 
@@ -185,6 +207,32 @@ impl Cluster {
             .await
             .unwrap();
         state
+    }
+
+    /// Waits for the mail to `to` whose subject starts with `subject` in
+    /// `region`'s mail folder (no SMTP configured) and returns its code.
+    pub async fn mailed_code(&self, region: Region, to: &str, subject: &str) -> String {
+        let folder = self.config.cell_mail_folder(region);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(entries) = std::fs::read_dir(&folder) {
+                for entry in entries {
+                    let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+                    if text.contains(&format!("To: {to}"))
+                        && text.contains(&format!("Subject: {subject}"))
+                        && let Some(code) = find_code(&text, region)
+                    {
+                        return code;
+                    }
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail `{subject}` to {to} in {}",
+                folder.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn cell_db(&self, region: Region) -> DatabaseConnection {
@@ -315,4 +363,16 @@ pub fn code_of<T: std::fmt::Debug>(
         Ok(response) => panic!("expected an error, got {response:?}"),
         Err(status) => status.code(),
     }
+}
+
+/// The `<region>-<64 hex>` code on its own line of a mail.
+pub fn find_code(text: &str, region: Region) -> Option<String> {
+    let prefix = format!("{region}-");
+    text.lines()
+        .map(str::trim)
+        .find(|line| {
+            line.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .map(str::to_owned)
 }

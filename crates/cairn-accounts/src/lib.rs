@@ -6,7 +6,9 @@
 //! another service except through the directory's gRPC client.
 
 mod directory_link;
+mod email;
 mod login;
+mod password;
 mod service;
 mod sessions;
 mod signup;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use cairn_auth::{Authenticator, TokenIssuer};
@@ -19,6 +20,8 @@ pub struct AccountsService {
     issuer: Arc<TokenIssuer>,
     master: Arc<MasterKey>,
     directory: DirectoryLink,
+    /// Wakes the outbox worker after a mail is committed.
+    mail: Arc<Notify>,
 }
 
 impl AccountsService {
@@ -28,6 +31,7 @@ impl AccountsService {
         issuer: Arc<TokenIssuer>,
         master: Arc<MasterKey>,
         directory: DirectoryLink,
+        mail: Arc<Notify>,
     ) -> Self {
         AccountsService {
             db,
@@ -35,6 +39,7 @@ impl AccountsService {
             issuer,
             master,
             directory,
+            mail,
         }
     }
 }
@@ -53,6 +58,7 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         }
         let done = crate::signup::sign_up(&self.db, home, &self.master, &self.directory, form, &ip)
             .await?;
+        self.mail.notify_one();
         Ok(Response::new(pb::SignUpResponse {
             company_id: done.company.to_string(),
             user_id: done.user.to_string(),
@@ -94,6 +100,57 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
             refresh_token: next.token,
             refresh_expires_at: next.expires_at,
         }))
+    }
+
+    async fn confirm_email(
+        &self,
+        request: Request<pb::ConfirmEmailRequest>,
+    ) -> Result<Response<pb::ConfirmEmailResponse>, Status> {
+        crate::password::confirm_email(&self.db, self.auth.region(), &request.get_ref().token)
+            .await?;
+        Ok(Response::new(pb::ConfirmEmailResponse {}))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
+        if crate::password::request_reset(&self.db, self.auth.region(), &request.get_ref().email)
+            .await?
+        {
+            self.mail.notify_one();
+        }
+        Ok(Response::new(pb::RequestPasswordResetResponse {}))
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        let req = request.into_inner();
+        crate::password::reset(&self.db, self.auth.region(), &req.token, &req.new_password).await?;
+        Ok(Response::new(pb::ResetPasswordResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let claims = self.auth.authenticate(&request)?;
+        claims.require_kind(cairn_auth::PrincipalKind::User)?;
+        let req = request.into_inner();
+        crate::password::change(&self.db, &claims, req.current_password, &req.new_password).await?;
+        Ok(Response::new(pb::ChangePasswordResponse {}))
+    }
+
+    async fn set_marketing_preference(
+        &self,
+        request: Request<pb::SetMarketingPreferenceRequest>,
+    ) -> Result<Response<pb::SetMarketingPreferenceResponse>, Status> {
+        let claims = self.auth.authenticate(&request)?;
+        claims.require_kind(cairn_auth::PrincipalKind::User)?;
+        crate::password::set_marketing(&self.db, &claims, request.get_ref().opt_out).await?;
+        Ok(Response::new(pb::SetMarketingPreferenceResponse {}))
     }
 
     async fn logout(

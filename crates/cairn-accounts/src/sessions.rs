@@ -135,3 +135,19 @@ pub(crate) async fn logout(db: &DatabaseConnection, token: &str) -> Result<(), E
     }
     Ok(())
 }
+
+/// Ends every session of a user (after a password change or reset).
+pub(crate) async fn revoke_user<C: ConnectionTrait>(
+    db: &C,
+    user: &user::Model,
+) -> Result<(), Error> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::CompanyId.eq(user.company_id))
+        .filter(refresh_token::Column::UserId.eq(user.id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await
+        .map_err(db_err("ending sessions"))?;
+    Ok(())
+}

@@ -63,7 +63,7 @@ pub(crate) async fn sign_up(
         .insert(&txn)
         .await
         .map_err(db_err("creating a company"))?;
-        user::ActiveModel {
+        let owner = user::ActiveModel {
             id: Set(user_id.0),
             company_id: Set(company_id.0),
             name: Set(form.owner_name),
@@ -74,10 +74,13 @@ pub(crate) async fn sign_up(
             title: Set(form.owner_title),
             username: Set(form.username),
             signup_ip: Set(ip.to_owned()),
+            email_confirmed_at: Set(None),
+            marketing_opt_out: Set(false),
         }
         .insert(&txn)
         .await
         .map_err(db_err("creating the owner"))?;
+        crate::email::send_token(&txn, region, &owner, crate::email::Purpose::Confirm).await?;
         txn.commit().await.map_err(db_err("committing sign-up"))
     }
     .await;

@@ -68,6 +68,14 @@ pub struct CellConfig {
     /// The directory's endpoint; defaults to the directory of this process.
     #[serde(default)]
     pub directory_endpoint: Option<String>,
+    /// SMTP server for this cell's mail, e.g. `smtp://mail.example.com:587?tls=required`
+    /// or `smtps://user:pass@mail.example.com`. Without it, mail is written as
+    /// `.eml` files under `<data_dir>/<region>/outbox/`.
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    /// Sender of this cell's mail; defaults to `Cairn <no-reply@cairn.invalid>`.
+    #[serde(default)]
+    pub mail_from: Option<String>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -91,6 +99,8 @@ impl ServerConfig {
             master_key_file: None,
             signing_key_file: None,
             directory_endpoint: None,
+            smtp_url: None,
+            mail_from: None,
         };
         ServerConfig {
             data_dir: data_dir.into(),
@@ -179,6 +189,11 @@ impl ServerConfig {
         cell.master_key_file
             .clone()
             .unwrap_or_else(|| self.cell_dir(region).join("master.key"))
+    }
+
+    /// Where mail goes as `.eml` files when no SMTP server is configured.
+    pub fn cell_mail_folder(&self, region: Region) -> PathBuf {
+        self.cell_dir(region).join("outbox")
     }
 
     pub fn cell_signing_key_file(&self, region: Region, cell: &CellConfig) -> PathBuf {

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
 use cairn_crypto::{DataKey, MasterKey};
-use cairn_entity::regional::{agent, company, enrollment_key};
+use cairn_entity::regional::{agent, company, enrollment_key, user};
 use cairn_entity::{CompanyScope, db_err};
 
 /// A secret's stored form: its BLAKE3 hash (secrets carry 192 random bits).
@@ -66,6 +66,26 @@ pub(crate) async fn create_key(
         key: format!("{region}-{secret}"),
         expires_at: expires.timestamp(),
     })
+}
+
+/// Only users who confirmed their email address may enroll machines.
+pub(crate) async fn require_confirmed(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    user_id: UserId,
+) -> Result<(), Error> {
+    let found = user::Entity::find_by_id(user_id.0)
+        .filter(user::Column::CompanyId.eq(scope.uuid()))
+        .one(db)
+        .await
+        .map_err(db_err("finding a user"))?
+        .ok_or_else(|| Error::Unauthenticated("this account no longer exists".into()))?;
+    if found.email_confirmed_at.is_none() {
+        return Err(Error::FailedPrecondition(
+            "confirm your email address before enrolling machines: run `cairnctl account confirm --token CODE` with the code from the confirmation mail".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Splits a key into its region and secret.

@@ -78,6 +78,7 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
     ) -> Result<Response<pb::CreateEnrollmentKeyResponse>, Status> {
         let (claims, scope) = self.admin(&request, ADMINS)?;
         let user = UserId::parse(&claims.sub, "token.sub")?;
+        enroll::require_confirmed(&self.db, scope, user).await?;
         let key = enroll::create_key(
             &self.db,
             scope,

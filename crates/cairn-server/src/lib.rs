@@ -26,6 +26,7 @@ use cairn_core::secret::load_or_create_hex;
 use cairn_crypto::MasterKey;
 use cairn_directory::{DirectoryRepo, DirectoryService, Hasher};
 use cairn_orgs::OrgsService;
+use cairn_outbox::{Mailer, OutboxWorker};
 use cairn_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
 use cairn_proto::backup::v1::backup_service_server::BackupServiceServer;
 use cairn_proto::directory::v1::directory_service_server::DirectoryServiceServer;
@@ -220,12 +221,35 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .context("a cell needs a directory endpoint")?;
         let link = DirectoryLink::new(&directory_url, issuer.clone())?;
 
+        let mail_folder = config.cell_mail_folder(region);
+        let mailer = Mailer::new(cell.smtp_url.as_deref(), &mail_folder)?;
+        if cell.smtp_url.is_none() {
+            eprintln!(
+                "cairn-server: cell {region} has no SMTP server: mail goes to {}",
+                mail_folder.display()
+            );
+        }
+        let outbox = OutboxWorker::new(
+            db.clone(),
+            mailer,
+            cell.mail_from
+                .as_deref()
+                .unwrap_or("Cairn <no-reply@cairn.invalid>"),
+        )?;
+        let wake_mail = outbox.waker();
+        let stop_mail = cancel.clone();
+        tasks.spawn(async move {
+            outbox.run(stop_mail).await;
+            Ok(())
+        });
+
         let accounts = AccountsService::new(
             db.clone(),
             auth.clone(),
             issuer.clone(),
             master.clone(),
             link,
+            wake_mail,
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
         let backup = BackupService::new(db, store, auth);

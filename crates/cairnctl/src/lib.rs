@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
 use cairn_proto::accounts::v1::{
-    LoginRequest, LogoutRequest, RefreshRequest, SignUpRequest,
-    accounts_service_client::AccountsServiceClient,
+    ChangePasswordRequest, ConfirmEmailRequest, LoginRequest, LogoutRequest, RefreshRequest,
+    RequestPasswordResetRequest, ResetPasswordRequest, SetMarketingPreferenceRequest,
+    SignUpRequest, accounts_service_client::AccountsServiceClient,
 };
 use cairn_proto::directory::v1::{
-    LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
+    ListCellsRequest, LocateLoginRequest, ResolveCountryRequest,
+    directory_service_client::DirectoryServiceClient,
 };
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, RevokeAgentRequest,
@@ -103,6 +105,11 @@ enum Command {
     },
     /// End the session: the refresh token stops working.
     Logout,
+    /// Your own account: confirm the email address, passwords, mail preferences.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Show the company and its seats.
     Company,
     /// Enrollment keys for agents.
@@ -114,6 +121,41 @@ enum Command {
     Agents {
         #[command(subcommand)]
         command: AgentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Confirm your email address with the code from the confirmation mail.
+    Confirm {
+        #[arg(long)]
+        token: String,
+    },
+    /// Mail a password-reset code to this address.
+    ForgotPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password with the code from the reset mail.
+    ResetPassword {
+        #[arg(long)]
+        token: String,
+        #[arg(long, env = "CAIRN_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+    },
+    /// Change your password (every session ends; log in again).
+    ChangePassword {
+        #[arg(long, env = "CAIRN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, env = "CAIRN_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+    },
+    /// Stop (or with --opt-in, resume) marketing mail; service mail always comes.
+    Marketing {
+        #[arg(long, conflicts_with = "opt_in")]
+        opt_out: bool,
+        #[arg(long)]
+        opt_in: bool,
     },
 }
 
@@ -330,6 +372,9 @@ where
             std::fs::remove_file(&session_path)?;
             writeln!(out, "logged out")?;
         }
+        Command::Account { command } => {
+            account(&cli.directory, &session_path, command, out).await?
+        }
         Command::Company => {
             let session = load_session(&session_path).await?;
             let c = OrgsServiceClient::new(connect(&session.endpoint).await?)
@@ -386,6 +431,124 @@ where
                     writeln!(out, "agent {agent_id} revoked; its seat is free")?;
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// The endpoint of the cell a `<region>-...` code belongs to.
+async fn cell_of_code(directory: &str, code: &str) -> anyhow::Result<String> {
+    let region: cairn_core::Region = code
+        .trim()
+        .split_once('-')
+        .and_then(|(r, _)| r.parse().ok())
+        .context(
+            "this is not a Cairn code from a mail (it starts with its region, like `eu-...`)",
+        )?;
+    DirectoryServiceClient::new(connect(directory).await?)
+        .list_cells(ListCellsRequest {})
+        .await
+        .map_err(status("directory"))?
+        .into_inner()
+        .cells
+        .into_iter()
+        .find(|c| c.region == region.to_proto())
+        .map(|c| c.endpoint)
+        .with_context(|| format!("the directory knows no cell for region {region}"))
+}
+
+async fn account(
+    directory: &str,
+    session_path: &Path,
+    command: AccountCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match command {
+        AccountCommand::Confirm { token } => {
+            AccountsServiceClient::new(connect(&cell_of_code(directory, &token).await?).await?)
+                .confirm_email(ConfirmEmailRequest { token })
+                .await
+                .map_err(status("confirmation failed"))?;
+            writeln!(out, "email address confirmed")?;
+        }
+        AccountCommand::ForgotPassword { email } => {
+            // An unknown address gets the same answer: nothing tells whether it exists.
+            let located = DirectoryServiceClient::new(connect(directory).await?)
+                .locate_login(LocateLoginRequest {
+                    login: email.clone(),
+                })
+                .await;
+            if let Ok(found) = located
+                && let Some(cell) = found.into_inner().cell
+            {
+                AccountsServiceClient::new(connect(&cell.endpoint).await?)
+                    .request_password_reset(RequestPasswordResetRequest { email })
+                    .await
+                    .map_err(status("password reset failed"))?;
+            }
+            writeln!(
+                out,
+                "if this address has a Cairn account, a reset code is on its way"
+            )?;
+        }
+        AccountCommand::ResetPassword {
+            token,
+            new_password,
+        } => {
+            AccountsServiceClient::new(connect(&cell_of_code(directory, &token).await?).await?)
+                .reset_password(ResetPasswordRequest {
+                    token,
+                    new_password,
+                })
+                .await
+                .map_err(status("password reset failed"))?;
+            writeln!(
+                out,
+                "password changed; every session has ended, log in again"
+            )?;
+        }
+        AccountCommand::ChangePassword {
+            password,
+            new_password,
+        } => {
+            let session = load_session(session_path).await?;
+            AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .change_password(authed(
+                    &session,
+                    ChangePasswordRequest {
+                        current_password: password,
+                        new_password,
+                    },
+                )?)
+                .await
+                .map_err(status("password change failed"))?;
+            let _ = std::fs::remove_file(session_path);
+            writeln!(
+                out,
+                "password changed; every session has ended, log in again"
+            )?;
+        }
+        AccountCommand::Marketing { opt_out, opt_in } => {
+            if opt_out == opt_in {
+                anyhow::bail!("say --opt-out or --opt-in");
+            }
+            let session = load_session(session_path).await?;
+            AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .set_marketing_preference(authed(
+                    &session,
+                    SetMarketingPreferenceRequest { opt_out },
+                )?)
+                .await
+                .map_err(status("cannot save the preference"))?;
+            writeln!(
+                out,
+                "{}",
+                if opt_out {
+                    "marketing mail stopped; service mail (confirmations, alerts, billing) still comes"
+                } else {
+                    "marketing mail resumed"
+                }
+            )?;
         }
     }
     Ok(())

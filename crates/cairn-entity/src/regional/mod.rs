@@ -4,8 +4,10 @@
 pub mod agent;
 pub mod chunk;
 pub mod company;
+pub mod email_token;
 pub mod enrollment_key;
 pub mod login_throttle;
+pub mod outbox;
 pub mod pack;
 pub mod refresh_token;
 pub mod snapshot;

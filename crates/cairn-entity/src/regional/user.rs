@@ -20,6 +20,10 @@ pub struct Model {
     pub username: String,
     /// Address the account was created from.
     pub signup_ip: String,
+    /// When the email address was confirmed; unconfirmed users cannot enroll agents.
+    pub email_confirmed_at: Option<DateTimeUtc>,
+    /// Marketing mail is not sent; service mail still is.
+    pub marketing_opt_out: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,153 @@
+//! Confirming an email address, changing and resetting a password, and the
+//! marketing-mail preference.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    Set, TransactionTrait,
+};
+
+use cairn_auth::{Claims, hash_password, verify_password};
+use cairn_core::validate::{Email, Password};
+use cairn_core::{Error, Region};
+use cairn_entity::db_err;
+use cairn_entity::regional::user;
+
+use crate::email::{Purpose, send_token, use_token};
+use crate::sessions::revoke_user;
+
+/// The user behind verified claims, in their company.
+pub(crate) async fn caller(db: &DatabaseConnection, claims: &Claims) -> Result<user::Model, Error> {
+    let company = claims.company_id()?;
+    let id = uuid::Uuid::parse_str(&claims.sub)
+        .map_err(|_| Error::Unauthenticated("token has no user".into()))?;
+    user::Entity::find_by_id(id)
+        .filter(user::Column::CompanyId.eq(company.0))
+        .one(db)
+        .await
+        .map_err(db_err("finding a user"))?
+        .ok_or_else(|| Error::Unauthenticated("this account no longer exists".into()))
+}
+
+async fn strong_hash(field: &str, password: &str, user: &user::Model) -> Result<String, Error> {
+    let password = Password::parse(field, password, &[&user.email, &user.name, &user.username])?;
+    tokio::task::spawn_blocking(move || hash_password(password.expose()))
+        .await
+        .map_err(|e| Error::internal_with("hashing a password", e))?
+}
+
+pub(crate) async fn confirm_email(
+    db: &DatabaseConnection,
+    region: Region,
+    token: &str,
+) -> Result<(), Error> {
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a confirmation"))?;
+    let found = use_token(&txn, region, token, Purpose::Confirm).await?;
+    let mut active = found.into_active_model();
+    active.email_confirmed_at = Set(Some(Utc::now()));
+    active
+        .update(&txn)
+        .await
+        .map_err(db_err("confirming an email"))?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a confirmation"))
+}
+
+/// Queues a reset mail when `email` is a user of this cell. Returns whether
+/// a mail was queued (never shown to the caller).
+pub(crate) async fn request_reset(
+    db: &DatabaseConnection,
+    region: Region,
+    email: &str,
+) -> Result<bool, Error> {
+    let Ok(email) = Email::parse("email", email) else {
+        return Ok(false);
+    };
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await
+        .map_err(db_err("finding a user"))?;
+    let Some(found) = found else {
+        return Ok(false);
+    };
+    send_token(db, region, &found, Purpose::Reset).await?;
+    Ok(true)
+}
+
+pub(crate) async fn reset(
+    db: &DatabaseConnection,
+    region: Region,
+    token: &str,
+    new_password: &str,
+) -> Result<(), Error> {
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a password reset"))?;
+    let found = use_token(&txn, region, token, Purpose::Reset).await?;
+    let hash = strong_hash("new_password", new_password, &found).await?;
+    revoke_user(&txn, &found).await?;
+    let mut active = found.into_active_model();
+    active.password_hash = Set(hash);
+    active
+        .update(&txn)
+        .await
+        .map_err(db_err("setting a password"))?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a password reset"))
+}
+
+pub(crate) async fn change(
+    db: &DatabaseConnection,
+    claims: &Claims,
+    current: String,
+    new_password: &str,
+) -> Result<(), Error> {
+    let found = caller(db, claims).await?;
+    let stored = found.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
+        .await
+        .map_err(|e| Error::internal_with("verifying a password", e))?;
+    if !ok {
+        return Err(Error::invalid(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    let hash = strong_hash("new_password", new_password, &found).await?;
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a password change"))?;
+    revoke_user(&txn, &found).await?;
+    let mut active = found.into_active_model();
+    active.password_hash = Set(hash);
+    active
+        .update(&txn)
+        .await
+        .map_err(db_err("setting a password"))?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a password change"))
+}
+
+pub(crate) async fn set_marketing(
+    db: &DatabaseConnection,
+    claims: &Claims,
+    opt_out: bool,
+) -> Result<(), Error> {
+    let found = caller(db, claims).await?;
+    let mut active = found.into_active_model();
+    active.marketing_opt_out = Set(opt_out);
+    active
+        .update(db)
+        .await
+        .map_err(db_err("saving mail preferences"))?;
+    Ok(())
+}
