@@ -8,6 +8,7 @@ mod m20261123_000001_regional;
 mod m20261123_000002_directory;
 mod m20261123_000003_signup_details_sessions;
 mod m20261123_000004_mail;
+mod m20261123_000005_audit;
 
 pub struct RegionalMigrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000001_regional::Migration),
             Box::new(m20261123_000003_signup_details_sessions::Migration),
             Box::new(m20261123_000004_mail::Migration),
+            Box::new(m20261123_000005_audit::Migration),
         ]
     }
 }

@@ -5,10 +5,14 @@
 //! company, so an email is unique across regions. This crate never talks to
 //! another service except through the directory's gRPC client.
 
+mod audit;
+mod delete;
 mod directory_link;
 mod email;
+mod export;
 mod login;
 mod password;
+mod profile;
 mod service;
 mod sessions;
 mod signup;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use cairn_store::CellStore;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
@@ -22,6 +23,8 @@ pub struct AccountsService {
     directory: DirectoryLink,
     /// Wakes the outbox worker after a mail is committed.
     mail: Arc<Notify>,
+    /// The cell's bucket, to delete a company's objects.
+    store: CellStore,
 }
 
 impl AccountsService {
@@ -32,6 +35,7 @@ impl AccountsService {
         master: Arc<MasterKey>,
         directory: DirectoryLink,
         mail: Arc<Notify>,
+        store: CellStore,
     ) -> Self {
         AccountsService {
             db,
@@ -40,6 +44,7 @@ impl AccountsService {
             master,
             directory,
             mail,
+            store,
         }
     }
 }
@@ -153,12 +158,67 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         Ok(Response::new(pb::SetMarketingPreferenceResponse {}))
     }
 
+    async fn get_profile(
+        &self,
+        request: Request<pb::GetProfileRequest>,
+    ) -> Result<Response<pb::Profile>, Status> {
+        let claims = self.user(&request)?;
+        Ok(Response::new(crate::profile::get(&self.db, &claims).await?))
+    }
+
+    async fn update_profile(
+        &self,
+        request: Request<pb::UpdateProfileRequest>,
+    ) -> Result<Response<pb::Profile>, Status> {
+        let claims = self.user(&request)?;
+        let ip = client_ip(&request);
+        let profile = crate::profile::update(&self.db, &claims, &ip, request.into_inner()).await?;
+        Ok(Response::new(profile))
+    }
+
+    async fn export_data(
+        &self,
+        request: Request<pb::ExportDataRequest>,
+    ) -> Result<Response<pb::ExportDataResponse>, Status> {
+        let claims = self.user(&request)?;
+        let json =
+            crate::export::export(&self.db, &claims, request.get_ref().whole_company).await?;
+        Ok(Response::new(pb::ExportDataResponse { json }))
+    }
+
+    async fn delete_account(
+        &self,
+        request: Request<pb::DeleteAccountRequest>,
+    ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
+        let claims = self.user(&request)?;
+        let req = request.into_inner();
+        let company_deleted = crate::delete::delete(
+            &self.db,
+            &self.store,
+            &self.directory,
+            &claims,
+            req.password,
+            &req.confirm_company_name,
+        )
+        .await?;
+        Ok(Response::new(pb::DeleteAccountResponse { company_deleted }))
+    }
+
     async fn logout(
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
         crate::sessions::logout(&self.db, &request.get_ref().refresh_token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
+    }
+}
+
+impl AccountsService {
+    /// A signed-in user of this cell.
+    fn user<T>(&self, request: &Request<T>) -> Result<cairn_auth::Claims, cairn_core::Error> {
+        let claims = self.auth.authenticate(request)?;
+        claims.require_kind(cairn_auth::PrincipalKind::User)?;
+        Ok(claims)
     }
 }
 

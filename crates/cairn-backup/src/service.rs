@@ -24,19 +24,25 @@ impl BackupService {
         BackupService { db, store, auth }
     }
 
-    /// An agent of the company, or one of its users.
-    fn caller<T>(&self, request: &Request<T>) -> Result<(Claims, CompanyScope), Error> {
+    /// An agent of the company, or one of its users. An agent's token stops
+    /// working the moment the agent is revoked or its company deleted.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<(Claims, CompanyScope), Error> {
         let claims = self.auth.authenticate(request)?;
-        if claims.kind != PrincipalKind::Agent {
+        let scope = CompanyScope::new(claims.company_id()?);
+        if claims.kind == PrincipalKind::Agent {
+            let agent = AgentId::parse(&claims.sub, "token.sub")?;
+            if !snapshots::agent_is_live(&self.db, scope, agent).await? {
+                return Err(Error::Unauthenticated("this agent was revoked".into()));
+            }
+        } else {
             claims.require_role(&[Role::Owner, Role::Admin, Role::Member])?;
         }
-        let scope = CompanyScope::new(claims.company_id()?);
         Ok((claims, scope))
     }
 
     /// Only an enrolled agent writes backups.
-    fn agent<T>(&self, request: &Request<T>) -> Result<(AgentId, CompanyScope), Error> {
-        let (claims, scope) = self.caller(request)?;
+    async fn agent<T>(&self, request: &Request<T>) -> Result<(AgentId, CompanyScope), Error> {
+        let (claims, scope) = self.caller(request).await?;
         claims.require_kind(PrincipalKind::Agent)?;
         Ok((AgentId::parse(&claims.sub, "token.sub")?, scope))
     }
@@ -50,7 +56,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::FindMissingChunksRequest>,
     ) -> Result<Response<pb::FindMissingChunksResponse>, Status> {
-        let (_, scope) = self.agent(&request)?;
+        let (_, scope) = self.agent(&request).await?;
         let ids = parse_ids("chunk_ids", &request.get_ref().chunk_ids)?;
         let held = present(&self.db, scope, &ids).await?;
         let missing = ids
@@ -65,7 +71,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<Streaming<pb::UploadPackRequest>>,
     ) -> Result<Response<pb::UploadPackResponse>, Status> {
-        let (_, scope) = self.agent(&request)?;
+        let (_, scope) = self.agent(&request).await?;
         let (header, body) = ingest::receive(request.into_inner()).await?;
         let chunks_added = ingest::store_pack(&self.db, &self.store, scope, header, body).await?;
         Ok(Response::new(pb::UploadPackResponse { chunks_added }))
@@ -75,7 +81,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<Streaming<pb::CommitSnapshotRequest>>,
     ) -> Result<Response<pb::CommitSnapshotResponse>, Status> {
-        let (agent, scope) = self.agent(&request)?;
+        let (agent, scope) = self.agent(&request).await?;
         let commit = snapshots::receive(request.into_inner()).await?;
         let row = snapshots::commit(&self.db, scope, agent, commit).await?;
         Ok(Response::new(pb::CommitSnapshotResponse {
@@ -87,7 +93,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::ListSnapshotsRequest>,
     ) -> Result<Response<pb::ListSnapshotsResponse>, Status> {
-        let (_, scope) = self.caller(&request)?;
+        let (_, scope) = self.caller(&request).await?;
         let agent = match request.get_ref().agent_id.as_str() {
             "" => None,
             id => Some(AgentId::parse(id, "agent_id")?),
@@ -102,7 +108,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::GetSnapshotRequest>,
     ) -> Result<Response<pb::GetSnapshotResponse>, Status> {
-        let (_, scope) = self.caller(&request)?;
+        let (_, scope) = self.caller(&request).await?;
         let id = SnapshotId::parse(&request.get_ref().snapshot_id, "snapshot_id")?;
         let row = snapshots::get(&self.db, scope, id).await?;
         Ok(Response::new(pb::GetSnapshotResponse {
@@ -114,7 +120,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::DeleteSnapshotRequest>,
     ) -> Result<Response<pb::DeleteSnapshotResponse>, Status> {
-        let (claims, scope) = self.caller(&request)?;
+        let (claims, scope) = self.caller(&request).await?;
         if claims.kind != PrincipalKind::Agent {
             claims.require_role(&[Role::Owner, Role::Admin])?;
         }
@@ -129,7 +135,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::ReadChunksRequest>,
     ) -> Result<Response<Self::ReadChunksStream>, Status> {
-        let (_, scope) = self.caller(&request)?;
+        let (_, scope) = self.caller(&request).await?;
         let ids = parse_ids("chunk_ids", &request.get_ref().chunk_ids)?;
         let rx = read::read_chunks(&self.db, self.store.clone(), scope, ids).await?;
         Ok(Response::new(ReceiverStream::new(rx)))

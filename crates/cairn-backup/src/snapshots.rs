@@ -134,6 +134,22 @@ pub(crate) async fn commit(
     Ok(row)
 }
 
+/// Whether `agent` is an enrolled, unrevoked agent of the company.
+pub(crate) async fn agent_is_live(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: AgentId,
+) -> Result<bool, Error> {
+    Ok(agent::Entity::find()
+        .filter(agent::Column::CompanyId.eq(scope.uuid()))
+        .filter(agent::Column::Id.eq(agent.0))
+        .filter(agent::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+        .map_err(db_err("checking an agent"))?
+        .is_some())
+}
+
 pub(crate) async fn list(
     db: &DatabaseConnection,
     scope: CompanyScope,

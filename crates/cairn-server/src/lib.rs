@@ -33,6 +33,10 @@ use cairn_proto::directory::v1::directory_service_server::DirectoryServiceServer
 use cairn_proto::orgs::v1::orgs_service_server::OrgsServiceServer;
 use cairn_store::CellStore;
 
+/// The log filter when `RUST_LOG` is not set. Database drivers stay at
+/// `warn`: their debug output would carry statement parameters.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
+
 /// Largest gRPC message: a pack data frame is at most 2 MiB and a restore
 /// batch a few MiB, but a single stored chunk can reach ~8 MiB.
 pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
@@ -250,6 +254,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             master.clone(),
             link,
             wake_mail,
+            store.clone(),
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
         let backup = BackupService::new(db, store, auth);

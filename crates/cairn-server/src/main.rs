@@ -21,7 +21,7 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn")
+                tracing_subscriber::EnvFilter::new(cairn_server::DEFAULT_LOG_FILTER)
             }),
         )
         .init();

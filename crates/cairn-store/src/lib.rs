@@ -145,6 +145,18 @@ impl CellStore {
             .map_err(|e| store_err("listing objects", e))
     }
 
+    /// Deletes every object of one company; returns how many there were.
+    pub async fn delete_company(&self, company: CompanyId) -> Result<usize, Error> {
+        let keys = self.list_company(company).await?;
+        for (key, _) in &keys {
+            self.inner
+                .delete(&Path::from(key.as_str()))
+                .await
+                .map_err(|e| store_err("deleting an object", e))?;
+        }
+        Ok(keys.len())
+    }
+
     /// Every object of one company.
     pub async fn list_company(&self, company: CompanyId) -> Result<Vec<(String, u64)>, Error> {
         self.list(Some(&Self::company_prefix(company))).await
@@ -191,6 +203,13 @@ mod tests {
                 .await
                 .is_err()
         );
+        store
+            .put_pack(other, &pack, Bytes::from_static(b"other"))
+            .await
+            .unwrap();
+        assert_eq!(store.delete_company(company).await.unwrap(), 1);
+        assert!(store.list_company(company).await.unwrap().is_empty());
+        assert_eq!(store.list_company(other).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
 use cairn_proto::accounts::v1::{
-    ChangePasswordRequest, ConfirmEmailRequest, LoginRequest, LogoutRequest, RefreshRequest,
-    RequestPasswordResetRequest, ResetPasswordRequest, SetMarketingPreferenceRequest,
-    SignUpRequest, accounts_service_client::AccountsServiceClient,
+    ChangePasswordRequest, ConfirmEmailRequest, DeleteAccountRequest, ExportDataRequest,
+    GetProfileRequest, LoginRequest, LogoutRequest, RefreshRequest, RequestPasswordResetRequest,
+    ResetPasswordRequest, SetMarketingPreferenceRequest, SignUpRequest, UpdateProfileRequest,
+    accounts_service_client::AccountsServiceClient,
 };
 use cairn_proto::directory::v1::{
     ListCellsRequest, LocateLoginRequest, ResolveCountryRequest,
@@ -149,6 +150,32 @@ enum AccountCommand {
         password: String,
         #[arg(long, env = "CAIRN_NEW_PASSWORD", hide_env_values = true)]
         new_password: String,
+    },
+    /// Show your information.
+    Show,
+    /// Correct your information; it takes effect at once.
+    Update {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Download everything Cairn holds about you (the owner: with --company, the whole company) as JSON.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        company: bool,
+    },
+    /// Delete your account. The owner deletes the whole company, with all its backups.
+    Delete {
+        #[arg(long, env = "CAIRN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// The owner repeats the exact company name.
+        #[arg(long, default_value = "")]
+        company_name: String,
     },
     /// Stop (or with --opt-in, resume) marketing mail; service mail always comes.
     Marketing {
@@ -526,6 +553,94 @@ async fn account(
             writeln!(
                 out,
                 "password changed; every session has ended, log in again"
+            )?;
+        }
+        AccountCommand::Show => {
+            let session = load_session(session_path).await?;
+            let p = AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .get_profile(authed(&session, GetProfileRequest {})?)
+                .await
+                .map_err(status("cannot show your account"))?
+                .into_inner();
+            writeln!(
+                out,
+                "name: {}\ntitle: {}\nusername: {}\nemail: {} ({})\nrole: {}\ncompany: {} ({})\nmarketing mail: {}",
+                p.name,
+                p.title,
+                p.username,
+                p.email,
+                if p.email_confirmed {
+                    "confirmed"
+                } else {
+                    "not confirmed"
+                },
+                p.role,
+                p.company_name,
+                p.company_id,
+                if p.marketing_opt_out { "off" } else { "on" }
+            )?;
+        }
+        AccountCommand::Update {
+            name,
+            title,
+            username,
+        } => {
+            let session = load_session(session_path).await?;
+            AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .update_profile(authed(
+                    &session,
+                    UpdateProfileRequest {
+                        name,
+                        title,
+                        username,
+                    },
+                )?)
+                .await
+                .map_err(status("cannot update your account"))?;
+            writeln!(out, "saved")?;
+        }
+        AccountCommand::Export { out: path, company } => {
+            let session = load_session(session_path).await?;
+            let json = AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .export_data(authed(
+                    &session,
+                    ExportDataRequest {
+                        whole_company: company,
+                    },
+                )?)
+                .await
+                .map_err(status("export failed"))?
+                .into_inner()
+                .json;
+            let _ = std::fs::remove_file(&path);
+            cairn_core::secret::write_private(&path, &json)?;
+            writeln!(out, "exported to {}", path.display())?;
+        }
+        AccountCommand::Delete {
+            password,
+            company_name,
+        } => {
+            let session = load_session(session_path).await?;
+            let done = AccountsServiceClient::new(connect(&session.endpoint).await?)
+                .delete_account(authed(
+                    &session,
+                    DeleteAccountRequest {
+                        password,
+                        confirm_company_name: company_name,
+                    },
+                )?)
+                .await
+                .map_err(status("deletion refused"))?
+                .into_inner();
+            let _ = std::fs::remove_file(session_path);
+            writeln!(
+                out,
+                "{}",
+                if done.company_deleted {
+                    "the company, its users, agents and backups are deleted"
+                } else {
+                    "your account is deleted"
+                }
             )?;
         }
         AccountCommand::Marketing { opt_out, opt_in } => {

@@ -2,6 +2,7 @@
 //! `login_throttle` holds keyed hashes of logins and addresses only.
 
 pub mod agent;
+pub mod audit;
 pub mod chunk;
 pub mod company;
 pub mod email_token;
@@ -12,4 +13,5 @@ pub mod pack;
 pub mod refresh_token;
 pub mod snapshot;
 pub mod snapshot_chunk;
+pub mod tombstone;
 pub mod user;

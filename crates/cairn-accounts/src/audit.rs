@@ -1,0 +1,36 @@
+//! The company's audit log: who changed which field, when, from where.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+
+use cairn_core::Error;
+use cairn_entity::regional::audit;
+use cairn_entity::{CompanyScope, db_err};
+
+pub(crate) struct Actor<'a> {
+    pub(crate) id: String,
+    pub(crate) ip: &'a str,
+}
+
+/// Records `action` on `field`; never pass a value here.
+pub(crate) async fn record<C: ConnectionTrait>(
+    db: &C,
+    scope: CompanyScope,
+    actor: &Actor<'_>,
+    action: &str,
+    field: &str,
+) -> Result<(), Error> {
+    audit::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        company_id: Set(scope.uuid()),
+        at: Set(Utc::now()),
+        actor: Set(actor.id.clone()),
+        action: Set(action.to_owned()),
+        field: Set(field.to_owned()),
+        ip: Set(actor.ip.to_owned()),
+    }
+    .insert(db)
+    .await
+    .map_err(db_err("writing the audit log"))?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Self-service deletion. A user deletes their own account; the owner
+//! deletes the whole company: its data key is destroyed first, so its backups
+//! are unreadable from that moment, then its agents and sessions stop, its
+//! objects and rows go, and its logins leave the directory. Only an anonymous
+//! tombstone (what was deleted, when) stays.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
+};
+
+use cairn_auth::{Claims, Role, verify_password};
+use cairn_core::{Error, Region};
+use cairn_entity::regional::{
+    agent, audit, chunk, company, email_token, enrollment_key, outbox, pack, refresh_token,
+    snapshot, snapshot_chunk, tombstone, user,
+};
+use cairn_entity::{CompanyScope, db_err};
+use cairn_store::CellStore;
+
+use crate::DirectoryLink;
+use crate::password::caller;
+
+async fn check_password(me: &user::Model, password: String) -> Result<(), Error> {
+    let stored = me.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|e| Error::internal_with("verifying a password", e))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("password", "is not your password"))
+    }
+}
+
+async fn tombstone<C: ConnectionTrait>(db: &C, kind: &str, region: Region) -> Result<(), Error> {
+    tombstone::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        kind: Set(kind.to_owned()),
+        deleted_at: Set(Utc::now()),
+        region: Set(region.as_str().to_owned()),
+    }
+    .insert(db)
+    .await
+    .map_err(db_err("writing a tombstone"))?;
+    Ok(())
+}
+
+/// Deletes the caller; returns true when that deleted the whole company.
+pub(crate) async fn delete(
+    db: &DatabaseConnection,
+    store: &CellStore,
+    directory: &DirectoryLink,
+    claims: &Claims,
+    password: String,
+    confirm_company_name: &str,
+) -> Result<bool, Error> {
+    let me = caller(db, claims).await?;
+    check_password(&me, password).await?;
+    let region = claims.region;
+    if !claims.has_any_role(&[Role::Owner]) {
+        delete_user(db, &me, region).await?;
+        if let Err(err) = directory.unregister_login(&me.email).await {
+            tracing::warn!(error = %err, "a deleted user's login stays in the directory until retried");
+        }
+        return Ok(false);
+    }
+    let scope = CompanyScope::new(claims.company_id()?);
+    let found = company::Entity::find_by_id(scope.uuid())
+        .one(db)
+        .await
+        .map_err(db_err("finding a company"))?
+        .ok_or_else(|| Error::not_found(cairn_core::EntityKind::Company, scope.company()))?;
+    if confirm_company_name.trim() != found.name {
+        return Err(Error::invalid(
+            "confirm_company_name",
+            "the owner deletes the whole company: repeat its exact name to confirm",
+        ));
+    }
+    delete_company(db, store, directory, scope, region).await?;
+    Ok(true)
+}
+
+async fn delete_user(
+    db: &DatabaseConnection,
+    me: &user::Model,
+    region: Region,
+) -> Result<(), Error> {
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a user deletion"))?;
+    refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::CompanyId.eq(me.company_id))
+        .filter(refresh_token::Column::UserId.eq(me.id))
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting sessions"))?;
+    email_token::Entity::delete_many()
+        .filter(email_token::Column::CompanyId.eq(me.company_id))
+        .filter(email_token::Column::UserId.eq(me.id))
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting mailed codes"))?;
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::CompanyId.eq(me.company_id))
+        .filter(outbox::Column::UserId.eq(me.id))
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting queued mail"))?;
+    user::Entity::delete_by_id(me.id)
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting a user"))?;
+    tombstone(&txn, "user", region).await?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a user deletion"))?;
+    tracing::info!(company = %me.company_id, "user deleted their account");
+    Ok(())
+}
+
+async fn delete_company(
+    db: &DatabaseConnection,
+    store: &CellStore,
+    directory: &DirectoryLink,
+    scope: CompanyScope,
+    region: Region,
+) -> Result<(), Error> {
+    let id = scope.uuid();
+    // 1. Crypto-shredding: without its wrapped data key nothing stored can be
+    //    decrypted again. Agents and sessions stop in the same transaction.
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a company deletion"))?;
+    company::Entity::update_many()
+        .col_expr(company::Column::WrappedKey, Expr::value(Vec::<u8>::new()))
+        .filter(company::Column::Id.eq(id))
+        .exec(&txn)
+        .await
+        .map_err(db_err("destroying a company key"))?;
+    agent::Entity::update_many()
+        .col_expr(agent::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(agent::Column::CompanyId.eq(id))
+        .filter(agent::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await
+        .map_err(db_err("revoking agents"))?;
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::CompanyId.eq(id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await
+        .map_err(db_err("revoking sessions"))?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing key destruction"))?;
+    tracing::info!(company = %scope.company(), "company keys destroyed");
+
+    // 2. Objects in the cell's bucket.
+    let removed = store.delete_company(scope.company()).await?;
+
+    // 3. Rows, keeping the logins to release from the directory.
+    let emails: Vec<String> = user::Entity::find()
+        .filter(user::Column::CompanyId.eq(id))
+        .all(db)
+        .await
+        .map_err(db_err("listing users"))?
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a company purge"))?;
+    macro_rules! purge {
+        ($($entity:ident),+) => {$(
+            $entity::Entity::delete_many()
+                .filter($entity::Column::CompanyId.eq(id))
+                .exec(&txn)
+                .await
+                .map_err(db_err(concat!("deleting ", stringify!($entity), " rows")))?;
+        )+};
+    }
+    purge!(
+        snapshot_chunk,
+        snapshot,
+        chunk,
+        pack,
+        agent,
+        enrollment_key,
+        refresh_token,
+        email_token,
+        outbox,
+        audit,
+        user
+    );
+    company::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await
+        .map_err(db_err("deleting a company"))?;
+    tombstone(&txn, "company", region).await?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a company purge"))?;
+
+    // 4. The directory forgets its logins.
+    for email in emails {
+        if let Err(err) = directory.unregister_login(&email).await {
+            tracing::warn!(error = %err, "a deleted company's login stays in the directory until retried");
+        }
+    }
+    tracing::info!(company = %scope.company(), objects = removed, "company deleted");
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! The self-service privacy rights, for a US and an Irish company: profile
+//! correction visible at once and audited without values, a complete export
+//! limited to the requester's company, and deletion that leaves no row, no
+//! object, no directory entry and no working credential. The server's logs
+//! carry no password, token or email address throughout.
+
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use cairn_core::Region;
+use cairn_e2e::{Cluster, backends};
+use cairn_proto::directory::v1::{
+    LocateLoginRequest, directory_service_client::DirectoryServiceClient,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// Everything the server logs during the test.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_export_and_deletion() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            cairn_server::DEFAULT_LOG_FILTER,
+        ))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let mut secrets = vec!["correct horse battery".to_owned()];
+
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        for (country, region, email, other_email) in [
+            ("US", Region::Us, "pat@papa.com", "quinn@quebec.com"),
+            ("IE", Region::Eu, "niamh@papa.ie", "ronan@quebec.ie"),
+        ] {
+            secrets.push(email.to_owned());
+            let (session, company) = cluster
+                .signup(&format!("Papa {country}"), country, email, 2)
+                .await;
+            let (other_session, other_company) = cluster
+                .signup(&format!("Quebec {country}"), country, other_email, 2)
+                .await;
+            let agent = cluster.enroll(&session, &format!("papa-{country}")).await;
+            let other_agent = cluster
+                .enroll(&other_session, &format!("quebec-{country}"))
+                .await;
+            let data = cluster.path(&format!("papa-{country}-files"));
+            fs::create_dir_all(&data).unwrap();
+            fs::write(data.join("minutes.txt"), "board minutes\n").unwrap();
+            let backed_up = cluster
+                .agent(&agent, &["backup", data.to_str().unwrap()])
+                .await
+                .unwrap();
+            let snapshot = backed_up.split_whitespace().nth(1).unwrap().to_owned();
+            cluster
+                .agent(&other_agent, &["backup", data.to_str().unwrap()])
+                .await
+                .unwrap();
+
+            // Correct the profile: visible at once, audited by field name only.
+            cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "update",
+                        "--name",
+                        "Pat Corrected-Name",
+                        "--title",
+                        "CFO",
+                    ],
+                )
+                .await
+                .unwrap();
+            let shown = cluster.ctl(&session, &["account", "show"]).await.unwrap();
+            assert!(
+                shown.contains("name: Pat Corrected-Name") && shown.contains("title: CFO"),
+                "{shown}"
+            );
+            let db = cluster.cell_db(region).await;
+            let audit = cairn_entity::regional::audit::Entity::find()
+                .filter(
+                    cairn_entity::regional::audit::Column::CompanyId
+                        .eq(uuid::Uuid::parse_str(&company).unwrap()),
+                )
+                .all(&db)
+                .await
+                .unwrap();
+            let fields: Vec<&str> = audit.iter().map(|a| a.field.as_str()).collect();
+            assert_eq!(fields, vec!["name", "title"]);
+            assert!(
+                audit
+                    .iter()
+                    .all(|a| a.ip == "127.0.0.1" && !format!("{a:?}").contains("Corrected"))
+            );
+
+            // Export: complete for the company, nothing of the other one.
+            let file = cluster.path(&format!("export-{country}.json"));
+            cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "export",
+                        "--company",
+                        "--out",
+                        file.to_str().unwrap(),
+                    ],
+                )
+                .await
+                .unwrap();
+            let text = fs::read_to_string(&file).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(doc["user"]["email"], email);
+            assert_eq!(doc["user"]["name"], "Pat Corrected-Name");
+            assert_eq!(doc["company"]["id"], company.as_str());
+            assert_eq!(doc["company"]["postal_code"], "12345");
+            assert_eq!(doc["seats"]["used"], 1);
+            assert_eq!(doc["agents"][0]["hostname"], format!("papa-{country}"));
+            assert_eq!(doc["snapshots"][0]["id"], snapshot.as_str());
+            assert_eq!(doc["audit_log"].as_array().unwrap().len(), 2);
+            assert!(
+                !text.contains(other_email)
+                    && !text.contains(&other_company)
+                    && !text.contains("quebec")
+            );
+            assert!(!text.contains("password_hash") && !text.contains("$argon2"));
+
+            // Deletion is confirmed by password and, for the owner, the company name.
+            let wrong = cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "delete",
+                        "--password",
+                        "not my password",
+                        "--company-name",
+                        &format!("Papa {country}"),
+                    ],
+                )
+                .await
+                .unwrap_err();
+            assert!(format!("{wrong:#}").contains("password"), "{wrong:#}");
+            let unnamed = cluster
+                .ctl(
+                    &session,
+                    &["account", "delete", "--password", "correct horse battery"],
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{unnamed:#}").contains("confirm_company_name"),
+                "{unnamed:#}"
+            );
+            cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "delete",
+                        "--password",
+                        "correct horse battery",
+                        "--company-name",
+                        &format!("Papa {country}"),
+                    ],
+                )
+                .await
+                .unwrap();
+
+            // Nothing left: rows, objects, directory entry, credentials.
+            assert_eq!(
+                cluster.company_rows(region, &company).await,
+                0,
+                "{backend:?} {country}"
+            );
+            assert_eq!(cluster.company_objects(region, &company).await, (0, 0));
+            let located = DirectoryServiceClient::new(
+                tonic::transport::Endpoint::from_shared(cluster.directory.clone())
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap(),
+            )
+            .locate_login(LocateLoginRequest {
+                login: email.into(),
+            })
+            .await;
+            assert_eq!(located.unwrap_err().code(), tonic::Code::NotFound);
+            let err = cluster.agent(&agent, &["snapshots"]).await.unwrap_err();
+            assert!(
+                format!("{err:#}").contains("cannot sign the agent in"),
+                "{err:#}"
+            );
+            let login = cluster
+                .ctl(
+                    &session,
+                    &[
+                        "login",
+                        "--email",
+                        email,
+                        "--password",
+                        "correct horse battery",
+                    ],
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{login:#}").contains("wrong email or password"),
+                "{login:#}"
+            );
+            let tombstones = cairn_entity::regional::tombstone::Entity::find()
+                .all(&db)
+                .await
+                .unwrap();
+            assert!(tombstones.iter().any(|t| t.kind == "company"));
+            assert!(!format!("{tombstones:?}").contains(&company));
+
+            // The other company is untouched.
+            let listing = cluster.agent(&other_agent, &["snapshots"]).await.unwrap();
+            assert_eq!(listing.lines().count(), 2, "{listing}");
+            assert!(cluster.company_rows(region, &other_company).await > 0);
+        }
+        cluster.stop().await;
+    }
+
+    // Tokens and codes are random; check the kinds of secret we know.
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("company deleted"),
+        "the log capture saw nothing"
+    );
+    for secret in secrets {
+        assert!(!logged.contains(&secret), "the log contains {secret}");
+    }
+    for marker in ["crt_", "Bearer ", "eyJ"] {
+        assert!(
+            !logged.contains(marker),
+            "the log contains a token ({marker})"
+        );
+    }
+}
