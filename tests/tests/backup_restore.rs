@@ -242,6 +242,33 @@ async fn us_and_irish_companies_back_up_and_restore_byte_identical() {
             .filter(|u| u.email.contains("byrne"))
             .count();
         assert_eq!(stray, 0, "the Irish owner's email is in the us database");
+        if backend == cairn_e2e::Backend::Sqlite {
+            // Byte for byte: no trace of the Irish owner in the us database
+            // files, and no email at all in the directory's.
+            let raw = |path: std::path::PathBuf| {
+                let mut bytes = fs::read(&path).unwrap_or_default();
+                bytes.extend(fs::read(path.with_extension("db-wal")).unwrap_or_default());
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            let us = raw(cluster.config.cell_dir(Region::Us).join("cell.db"));
+            assert!(
+                us.contains("ops@acme.example"),
+                "the scan must see the US owner"
+            );
+            assert!(
+                !us.contains("it@byrne.ie") && !us.contains("IE Co"),
+                "Irish personal data in the us files"
+            );
+            let directory = raw(cluster
+                .config
+                .data_dir
+                .join("directory")
+                .join("directory.db"));
+            assert!(
+                !directory.contains("@"),
+                "an email address in the directory files"
+            );
+        }
         cluster.stop().await;
     }
 }

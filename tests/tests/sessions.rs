@@ -19,111 +19,171 @@ fn login(email: &str, password: &str) -> LoginRequest {
 async fn refresh_tokens_rotate_and_logout_revokes() {
     for backend in backends() {
         let cluster = Cluster::start(backend).await;
-        let (session, company) = cluster.signup("Golf", "IT", "g@golf.it", 1).await;
-        let mut accounts = AccountsServiceClient::new(cluster.channel(Region::Eu).await);
+        for (country, region) in [("US", Region::Us), ("IE", Region::Eu)] {
+            let email = format!("g@golf-{}.example", country.to_lowercase());
+            let email = email.as_str();
+            let (session, company) = cluster.signup("Golf", country, email, 1).await;
+            let mut accounts = AccountsServiceClient::new(cluster.channel(region).await);
 
-        // The sign-up details and the address it came from are on record.
-        let db = cluster.cell_db(Region::Eu).await;
-        let row = cairn_entity::regional::company::Entity::find_by_id(
-            uuid::Uuid::parse_str(&company).unwrap(),
-        )
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (row.city.as_str(), row.postal_code.as_str()),
-            ("Springfield", "12345")
-        );
-        assert_eq!(row.signup_ip, "127.0.0.1");
-        let owner = cairn_entity::regional::user::Entity::find()
-            .filter(cairn_entity::regional::user::Column::Email.eq("g@golf.it"))
+            // The sign-up details and the address it came from are on record.
+            let db = cluster.cell_db(region).await;
+            let row = cairn_entity::regional::company::Entity::find_by_id(
+                uuid::Uuid::parse_str(&company).unwrap(),
+            )
             .one(&db)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(
-            (owner.title.as_str(), owner.username.as_str()),
-            ("Office Manager", "owner")
-        );
+            assert_eq!(
+                (row.city.as_str(), row.postal_code.as_str()),
+                ("Springfield", "12345")
+            );
+            assert_eq!(row.signup_ip, "127.0.0.1");
+            let owner = cairn_entity::regional::user::Entity::find()
+                .filter(cairn_entity::regional::user::Column::Email.eq(email))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (owner.title.as_str(), owner.username.as_str()),
+                ("Office Manager", "owner")
+            );
 
-        let first = accounts
-            .login(login("g@golf.it", "correct horse battery"))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(first.refresh_token.starts_with("crt_"));
-        let second = accounts
-            .refresh(RefreshRequest {
-                refresh_token: first.refresh_token.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(second.access_token.is_some());
-        assert_ne!(second.refresh_token, first.refresh_token);
+            let first = accounts
+                .login(login(email, "correct horse battery"))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(first.refresh_token.starts_with("crt_"));
+            let second = accounts
+                .refresh(RefreshRequest {
+                    refresh_token: first.refresh_token.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(second.access_token.is_some());
+            assert_ne!(second.refresh_token, first.refresh_token);
 
-        // Replaying a spent token revokes the whole session.
-        let replay = accounts
-            .refresh(RefreshRequest {
-                refresh_token: first.refresh_token.clone(),
-            })
-            .await;
-        assert_eq!(code_of(replay), tonic::Code::Unauthenticated);
-        let after_replay = accounts
-            .refresh(RefreshRequest {
-                refresh_token: second.refresh_token.clone(),
-            })
-            .await;
-        assert_eq!(code_of(after_replay), tonic::Code::Unauthenticated);
+            // Replaying a spent token revokes the whole session.
+            let replay = accounts
+                .refresh(RefreshRequest {
+                    refresh_token: first.refresh_token.clone(),
+                })
+                .await;
+            assert_eq!(code_of(replay), tonic::Code::Unauthenticated);
+            let after_replay = accounts
+                .refresh(RefreshRequest {
+                    refresh_token: second.refresh_token.clone(),
+                })
+                .await;
+            assert_eq!(code_of(after_replay), tonic::Code::Unauthenticated);
 
-        // Logout ends a session; other sessions go on.
-        let a = accounts
-            .login(login("g@golf.it", "correct horse battery"))
+            // Logout ends a session; other sessions go on.
+            let a = accounts
+                .login(login(email, "correct horse battery"))
+                .await
+                .unwrap()
+                .into_inner();
+            let b = accounts
+                .login(login(email, "correct horse battery"))
+                .await
+                .unwrap()
+                .into_inner();
+            accounts
+                .logout(LogoutRequest {
+                    refresh_token: a.refresh_token.clone(),
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                code_of(
+                    accounts
+                        .refresh(RefreshRequest {
+                            refresh_token: a.refresh_token
+                        })
+                        .await
+                ),
+                tonic::Code::Unauthenticated
+            );
+            accounts
+                .refresh(RefreshRequest {
+                    refresh_token: b.refresh_token,
+                })
+                .await
+                .unwrap();
+            let malformed = accounts
+                .refresh(RefreshRequest {
+                    refresh_token: "nope".into(),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(malformed.code(), tonic::Code::InvalidArgument);
+            assert!(malformed.message().contains("refresh_token"));
+
+            // The command line logs out too, and then needs a new login.
+            cluster.ctl(&session, &["company"]).await.unwrap();
+            cluster.ctl(&session, &["logout"]).await.unwrap();
+            let err = cluster.ctl(&session, &["company"]).await.unwrap_err();
+            assert!(format!("{err:#}").contains("not logged in"), "{err:#}");
+        }
+        cluster.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_refresh_tokens_are_refused_with_the_reason() {
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        cluster.signup("Juliett", "IE", "j@juliett.ie", 1).await;
+        let mut accounts = AccountsServiceClient::new(cluster.channel(Region::Eu).await);
+        let session = accounts
+            .login(login("j@juliett.ie", "correct horse battery"))
             .await
             .unwrap()
             .into_inner();
-        let b = accounts
-            .login(login("g@golf.it", "correct horse battery"))
-            .await
-            .unwrap()
-            .into_inner();
-        accounts
-            .logout(LogoutRequest {
-                refresh_token: a.refresh_token.clone(),
-            })
+        let db = cluster.cell_db(Region::Eu).await;
+        cairn_entity::regional::refresh_token::Entity::update_many()
+            .col_expr(
+                cairn_entity::regional::refresh_token::Column::ExpiresAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .exec(&db)
             .await
             .unwrap();
-        assert_eq!(
-            code_of(
-                accounts
-                    .refresh(RefreshRequest {
-                        refresh_token: a.refresh_token
-                    })
-                    .await
-            ),
-            tonic::Code::Unauthenticated
-        );
-        accounts
+        let status = accounts
             .refresh(RefreshRequest {
-                refresh_token: b.refresh_token,
-            })
-            .await
-            .unwrap();
-        let malformed = accounts
-            .refresh(RefreshRequest {
-                refresh_token: "nope".into(),
+                refresh_token: session.refresh_token,
             })
             .await
             .unwrap_err();
-        assert_eq!(malformed.code(), tonic::Code::InvalidArgument);
-        assert!(malformed.message().contains("refresh_token"));
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(status.message().contains("expired"), "{}", status.message());
+        cluster.stop().await;
+    }
+}
 
-        // The command line logs out too, and then needs a new login.
-        cluster.ctl(&session, &["company"]).await.unwrap();
-        cluster.ctl(&session, &["logout"]).await.unwrap();
-        let err = cluster.ctl(&session, &["company"]).await.unwrap_err();
-        assert!(format!("{err:#}").contains("not logged in"), "{err:#}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_failures_from_one_address_lock_that_address() {
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        cluster.signup("Kilo", "US", "k@kilo.com", 1).await;
+        let mut accounts = AccountsServiceClient::new(cluster.channel(Region::Us).await);
+        // Guessing across many accounts from one address.
+        for i in 0..20 {
+            let status = accounts
+                .login(login(&format!("guess{i}@kilo.com"), "not the password"))
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "attempt {i}");
+        }
+        let status = accounts
+            .login(login("k@kilo.com", "correct horse battery"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        assert!(status.metadata().get(RETRY_AFTER_METADATA).is_some());
         cluster.stop().await;
     }
 }
