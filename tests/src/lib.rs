@@ -235,6 +235,31 @@ impl Cluster {
         }
     }
 
+    /// Waits for a mail without a code (a notice) to `to` with `subject`.
+    pub async fn mailed_code_or_notice(&self, region: Region, to: &str, subject: &str) {
+        let folder = self.config.cell_mail_folder(region);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found = std::fs::read_dir(&folder)
+                .into_iter()
+                .flatten()
+                .any(|entry| {
+                    let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+                    text.contains(&format!("To: {to}"))
+                        && text.contains(&format!("Subject: {subject}"))
+                });
+            if found {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail `{subject}` to {to} in {}",
+                folder.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn cell_db(&self, region: Region) -> DatabaseConnection {
         let url = self
             .config

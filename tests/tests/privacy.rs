@@ -144,6 +144,67 @@ async fn profile_export_and_deletion() {
             );
             assert!(!text.contains("password_hash") && !text.contains("$argon2"));
 
+            // A new email address: confirmed again, the login moves, the old one is gone.
+            let new_email = format!("new-{email}");
+            secrets.push(new_email.clone());
+            cluster
+                .ctl(&session, &["account", "update", "--email", &new_email])
+                .await
+                .unwrap();
+            let shown = cluster.ctl(&session, &["account", "show"]).await.unwrap();
+            assert!(
+                shown.contains(&format!("email: {new_email} (not confirmed)")),
+                "{shown}"
+            );
+            let refused = cluster
+                .ctl(&session, &["enrollment-key", "create"])
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{refused:#}").contains("confirm your email"),
+                "{refused:#}"
+            );
+            let code = cluster
+                .mailed_code(region, &new_email, "Confirm your email")
+                .await;
+            cluster
+                .ctl(&session, &["account", "confirm", "--token", &code])
+                .await
+                .unwrap();
+            cluster
+                .mailed_code_or_notice(region, email, "Your Cairn email address was changed")
+                .await;
+            let old = cluster
+                .ctl(
+                    &session,
+                    &[
+                        "login",
+                        "--email",
+                        email,
+                        "--password",
+                        "correct horse battery",
+                    ],
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{old:#}").contains("wrong email or password"),
+                "{old:#}"
+            );
+            cluster
+                .ctl(
+                    &session,
+                    &[
+                        "login",
+                        "--email",
+                        &new_email,
+                        "--password",
+                        "correct horse battery",
+                    ],
+                )
+                .await
+                .unwrap();
+
             // Deletion is confirmed by password and, for the owner, the company name.
             let wrong = cluster
                 .ctl(
@@ -201,7 +262,7 @@ async fn profile_export_and_deletion() {
                     .unwrap(),
             )
             .locate_login(LocateLoginRequest {
-                login: email.into(),
+                login: new_email.clone(),
             })
             .await;
             assert_eq!(located.unwrap_err().code(), tonic::Code::NotFound);
@@ -216,7 +277,7 @@ async fn profile_export_and_deletion() {
                     &[
                         "login",
                         "--email",
-                        email,
+                        &new_email,
                         "--password",
                         "correct horse battery",
                     ],

@@ -6,12 +6,15 @@ use sea_orm::{
 
 use cairn_auth::Claims;
 use cairn_core::Error;
-use cairn_core::validate::{text, username};
+use cairn_core::validate::{Email, text, username};
 use cairn_entity::regional::{company, user};
 use cairn_entity::{CompanyScope, db_err};
+use cairn_outbox::{MailKind, enqueue};
 use cairn_proto::accounts::v1 as pb;
 
+use crate::DirectoryLink;
 use crate::audit::{Actor, record};
+use crate::email::{Purpose, send_token};
 use crate::password::caller;
 
 pub(crate) async fn get(db: &DatabaseConnection, claims: &Claims) -> Result<pb::Profile, Error> {
@@ -42,11 +45,16 @@ async fn to_proto(db: &DatabaseConnection, me: user::Model) -> Result<pb::Profil
 
 pub(crate) async fn update(
     db: &DatabaseConnection,
+    directory: &DirectoryLink,
     claims: &Claims,
     ip: &str,
     req: pb::UpdateProfileRequest,
 ) -> Result<pb::Profile, Error> {
     let me = caller(db, claims).await?;
+    let new_email = match req.email.as_deref() {
+        Some(value) => Some(Email::parse("email", value)?).filter(|e| e.as_str() != me.email),
+        None => None,
+    };
     let scope = CompanyScope::new(claims.company_id()?);
     let actor = Actor {
         id: format!("user:{}", me.id),
@@ -66,22 +74,51 @@ pub(crate) async fn update(
         active.username = Set(username("username", &value)?);
         changed.push("username");
     }
+    if let Some(email) = &new_email {
+        active.email = Set(email.as_str().to_owned());
+        active.email_confirmed_at = Set(None);
+        changed.push("email");
+        // The directory keeps logins unique across regions: claim the new one first.
+        directory
+            .register_login(email.as_str(), scope.company())
+            .await?;
+    }
     if changed.is_empty() {
         return to_proto(db, me).await;
     }
-    let txn = db
-        .begin()
-        .await
-        .map_err(db_err("starting a profile update"))?;
-    let updated = active
-        .update(&txn)
-        .await
-        .map_err(db_err("updating a profile"))?;
-    for field in changed {
-        record(&txn, scope, &actor, "profile.update", field).await?;
+    let committed = async {
+        let txn = db.begin().await.map_err(db_err("starting a profile update"))?;
+        let updated = active.update(&txn).await.map_err(db_err("updating a profile"))?;
+        for field in &changed {
+            record(&txn, scope, &actor, "profile.update", field).await?;
+        }
+        if new_email.is_some() {
+            send_token(&txn, claims.region, &updated, Purpose::Confirm).await?;
+            let notice = format!(
+                "Hello {},\n\nThe email address of your Cairn account was changed. If it was not you, contact your company's Cairn administrator.\n",
+                me.name
+            );
+            let subject = "Your Cairn email address was changed";
+            enqueue(&txn, scope, Some(me.id), MailKind::Service, &me.email, subject, &notice).await?;
+        }
+        txn.commit().await.map_err(db_err("committing a profile update"))?;
+        Ok::<_, Error>(updated)
     }
-    txn.commit()
-        .await
-        .map_err(db_err("committing a profile update"))?;
-    to_proto(db, updated).await
+    .await;
+    match (committed, &new_email) {
+        (Ok(updated), Some(_)) => {
+            if let Err(err) = directory.unregister_login(&me.email).await {
+                tracing::warn!(error = %err, "an old login stays in the directory until retried");
+            }
+            to_proto(db, updated).await
+        }
+        (Ok(updated), None) => to_proto(db, updated).await,
+        (Err(err), Some(email)) => {
+            if let Err(undo) = directory.unregister_login(email.as_str()).await {
+                tracing::warn!(error = %undo, "could not release a login after a failed update");
+            }
+            Err(err)
+        }
+        (Err(err), None) => Err(err),
+    }
 }

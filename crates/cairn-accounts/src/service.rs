@@ -172,7 +172,15 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
     ) -> Result<Response<pb::Profile>, Status> {
         let claims = self.user(&request)?;
         let ip = client_ip(&request);
-        let profile = crate::profile::update(&self.db, &claims, &ip, request.into_inner()).await?;
+        let profile = crate::profile::update(
+            &self.db,
+            &self.directory,
+            &claims,
+            &ip,
+            request.into_inner(),
+        )
+        .await?;
+        self.mail.notify_one();
         Ok(Response::new(profile))
     }
 

@@ -161,6 +161,9 @@ enum AccountCommand {
         title: Option<String>,
         #[arg(long)]
         username: Option<String>,
+        /// A new email address (your login); confirm it again from the mail sent there.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Download everything Cairn holds about you (the owner: with --company, the whole company) as JSON.
     Export {
@@ -584,6 +587,7 @@ async fn account(
             name,
             title,
             username,
+            email,
         } => {
             let session = load_session(session_path).await?;
             AccountsServiceClient::new(connect(&session.endpoint).await?)
@@ -593,6 +597,7 @@ async fn account(
                         name,
                         title,
                         username,
+                        email,
                     },
                 )?)
                 .await
