@@ -21,7 +21,7 @@ async fn confirmation_reset_and_opt_out_over_smtp() {
         .await;
         for (country, region, email) in [
             ("US", Region::Us, "ines@india.com"),
-            ("PT", Region::Eu, "ines@india.pt"),
+            ("IE", Region::Eu, "ines@india.ie"),
         ] {
             let session = cluster.path(&format!("ines-{country}.session"));
             let signup = [

@@ -11,11 +11,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use cairn_core::Region;
+use cairn_e2e::authed;
 use cairn_e2e::{Cluster, backends};
+use cairn_proto::accounts::v1::{
+    DeleteAccountRequest, LoginRequest, accounts_service_client::AccountsServiceClient,
+};
 use cairn_proto::directory::v1::{
     LocateLoginRequest, directory_service_client::DirectoryServiceClient,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// Everything the server logs during the test.
 #[derive(Clone, Default)]
@@ -204,6 +208,60 @@ async fn profile_export_and_deletion() {
                 )
                 .await
                 .unwrap();
+
+            // A member deletes their own account; the company stays.
+            let member_email = format!("member-{email}");
+            secrets.push(member_email.clone());
+            let member_id = uuid::Uuid::now_v7();
+            <cairn_entity::regional::user::Entity as EntityTrait>::insert(
+                cairn_entity::regional::user::ActiveModel {
+                    id: Set(member_id),
+                    company_id: Set(uuid::Uuid::parse_str(&company).unwrap()),
+                    name: Set("Mo Member".into()),
+                    email: Set(member_email.clone()),
+                    password_hash: Set(cairn_auth::hash_password("member horse battery").unwrap()),
+                    role: Set("member".into()),
+                    created_at: Set(chrono::Utc::now()),
+                    title: Set("Clerk".into()),
+                    username: Set("mo".into()),
+                    signup_ip: Set(String::new()),
+                    email_confirmed_at: Set(None),
+                    marketing_opt_out: Set(false),
+                },
+            )
+            .exec(&db)
+            .await
+            .unwrap();
+            let mut accounts = AccountsServiceClient::new(cluster.channel(region).await);
+            let token = accounts
+                .login(LoginRequest {
+                    email: member_email.clone(),
+                    password: "member horse battery".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .access_token
+                .unwrap()
+                .token;
+            let done = accounts
+                .delete_account(authed(
+                    &token,
+                    DeleteAccountRequest {
+                        password: "member horse battery".into(),
+                        confirm_company_name: String::new(),
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(!done.company_deleted);
+            let gone = <cairn_entity::regional::user::Entity as EntityTrait>::find_by_id(member_id)
+                .one(&db)
+                .await
+                .unwrap();
+            assert!(gone.is_none());
+            cluster.ctl(&session, &["account", "show"]).await.unwrap();
 
             // Deletion is confirmed by password and, for the owner, the company name.
             let wrong = cluster

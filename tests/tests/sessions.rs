@@ -192,39 +192,44 @@ async fn many_failures_from_one_address_lock_that_address() {
 async fn repeated_failures_lock_the_account_for_a_while() {
     for backend in backends() {
         let cluster = Cluster::start(backend).await;
-        cluster.signup("Hotel", "US", "h@hotel.com", 1).await;
-        let mut accounts = AccountsServiceClient::new(cluster.channel(Region::Us).await);
-        for _ in 0..4 {
-            let status = accounts
-                .login(login("h@hotel.com", "not the password"))
+        for (country, region, email) in [
+            ("US", Region::Us, "h@hotel.com"),
+            ("IE", Region::Eu, "h@hotel.ie"),
+        ] {
+            cluster.signup("Hotel", country, email, 1).await;
+            let mut accounts = AccountsServiceClient::new(cluster.channel(region).await);
+            for _ in 0..4 {
+                let status = accounts
+                    .login(login(email, "not the password"))
+                    .await
+                    .unwrap_err();
+                assert_eq!(status.code(), tonic::Code::Unauthenticated);
+            }
+            // The fifth failure locks the account; even the right password waits.
+            accounts
+                .login(login(email, "not the password"))
                 .await
                 .unwrap_err();
-            assert_eq!(status.code(), tonic::Code::Unauthenticated);
+            let status = accounts
+                .login(login(email, "correct horse battery"))
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+            let retry: u64 = status
+                .metadata()
+                .get(RETRY_AFTER_METADATA)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry > 60 && retry <= 900, "{retry}");
+            assert!(
+                status.message().contains("too many failed logins"),
+                "{}",
+                status.message()
+            );
         }
-        // The fifth failure locks the account; even the right password waits.
-        accounts
-            .login(login("h@hotel.com", "not the password"))
-            .await
-            .unwrap_err();
-        let status = accounts
-            .login(login("h@hotel.com", "correct horse battery"))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
-        let retry: u64 = status
-            .metadata()
-            .get(RETRY_AFTER_METADATA)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(retry > 60 && retry <= 900, "{retry}");
-        assert!(
-            status.message().contains("too many failed logins"),
-            "{}",
-            status.message()
-        );
         cluster.stop().await;
     }
 }
