@@ -108,8 +108,18 @@ async fn profile_export_and_deletion() {
                 .all(&db)
                 .await
                 .unwrap();
-            let fields: Vec<&str> = audit.iter().map(|a| a.field.as_str()).collect();
-            assert_eq!(fields, vec!["name", "title"]);
+            let fields: Vec<(&str, &str)> = audit
+                .iter()
+                .map(|a| (a.action.as_str(), a.field.as_str()))
+                .collect();
+            assert_eq!(
+                fields,
+                vec![
+                    ("email.confirm", "email"),
+                    ("profile.update", "name"),
+                    ("profile.update", "title")
+                ]
+            );
             assert!(
                 audit
                     .iter()
@@ -140,7 +150,7 @@ async fn profile_export_and_deletion() {
             assert_eq!(doc["seats"]["used"], 1);
             assert_eq!(doc["agents"][0]["hostname"], format!("papa-{country}"));
             assert_eq!(doc["snapshots"][0]["id"], snapshot.as_str());
-            assert_eq!(doc["audit_log"].as_array().unwrap().len(), 2);
+            assert_eq!(doc["audit_log"].as_array().unwrap().len(), 3);
             assert!(
                 !text.contains(other_email)
                     && !text.contains(&other_company)

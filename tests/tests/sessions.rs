@@ -233,3 +233,99 @@ async fn repeated_failures_lock_the_account_for_a_while() {
         cluster.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_password_ends_every_session() {
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        for (country, region, email) in [
+            ("US", Region::Us, "l@lima.com"),
+            ("IE", Region::Eu, "l@lima.ie"),
+        ] {
+            let (session, company) = cluster.signup("Lima", country, email, 1).await;
+            let mut accounts = AccountsServiceClient::new(cluster.channel(region).await);
+            let other = accounts
+                .login(login(email, "correct horse battery"))
+                .await
+                .unwrap()
+                .into_inner();
+
+            let wrong = cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "change-password",
+                        "--password",
+                        "not it",
+                        "--new-password",
+                        "x",
+                    ],
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{wrong:#}").contains("current_password"),
+                "{wrong:#}"
+            );
+            let weak = cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "change-password",
+                        "--password",
+                        "correct horse battery",
+                        "--new-password",
+                        "lima12345",
+                    ],
+                )
+                .await
+                .unwrap_err();
+            assert!(format!("{weak:#}").contains("new_password"), "{weak:#}");
+            let new_password = "amber lighthouse winter parade";
+            cluster
+                .ctl(
+                    &session,
+                    &[
+                        "account",
+                        "change-password",
+                        "--password",
+                        "correct horse battery",
+                        "--new-password",
+                        new_password,
+                    ],
+                )
+                .await
+                .unwrap();
+
+            // Every session ended, the old password is gone, the new one works.
+            let refreshed = accounts
+                .refresh(RefreshRequest {
+                    refresh_token: other.refresh_token,
+                })
+                .await;
+            assert_eq!(code_of(refreshed), tonic::Code::Unauthenticated);
+            assert_eq!(
+                code_of(accounts.login(login(email, "correct horse battery")).await),
+                tonic::Code::Unauthenticated
+            );
+            accounts.login(login(email, new_password)).await.unwrap();
+
+            // Audited by field name, never by value.
+            let db = cluster.cell_db(region).await;
+            let audit = cairn_entity::regional::audit::Entity::find()
+                .filter(
+                    cairn_entity::regional::audit::Column::CompanyId
+                        .eq(uuid::Uuid::parse_str(&company).unwrap()),
+                )
+                .all(&db)
+                .await
+                .unwrap();
+            let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+            assert_eq!(actions, vec!["email.confirm", "password.change"]);
+            assert!(!format!("{audit:?}").contains("lighthouse"));
+        }
+        cluster.stop().await;
+    }
+}

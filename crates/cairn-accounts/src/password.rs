@@ -10,9 +10,10 @@ use sea_orm::{
 use cairn_auth::{Claims, hash_password, verify_password};
 use cairn_core::validate::{Email, Password};
 use cairn_core::{Error, Region};
-use cairn_entity::db_err;
 use cairn_entity::regional::user;
+use cairn_entity::{CompanyScope, db_err};
 
+use crate::audit::{Actor, record};
 use crate::email::{Purpose, send_token, use_token};
 use crate::sessions::revoke_user;
 
@@ -40,12 +41,24 @@ pub(crate) async fn confirm_email(
     db: &DatabaseConnection,
     region: Region,
     token: &str,
+    ip: &str,
 ) -> Result<(), Error> {
     let txn = db
         .begin()
         .await
         .map_err(db_err("starting a confirmation"))?;
     let found = use_token(&txn, region, token, Purpose::Confirm).await?;
+    record(
+        &txn,
+        CompanyScope::new(found.company_id.into()),
+        &Actor {
+            id: format!("user:{}", found.id),
+            ip,
+        },
+        "email.confirm",
+        "email",
+    )
+    .await?;
     let mut active = found.into_active_model();
     active.email_confirmed_at = Set(Some(Utc::now()));
     active
@@ -84,6 +97,7 @@ pub(crate) async fn reset(
     region: Region,
     token: &str,
     new_password: &str,
+    ip: &str,
 ) -> Result<(), Error> {
     let txn = db
         .begin()
@@ -92,6 +106,17 @@ pub(crate) async fn reset(
     let found = use_token(&txn, region, token, Purpose::Reset).await?;
     let hash = strong_hash("new_password", new_password, &found).await?;
     revoke_user(&txn, &found).await?;
+    record(
+        &txn,
+        CompanyScope::new(found.company_id.into()),
+        &Actor {
+            id: format!("user:{}", found.id),
+            ip,
+        },
+        "password.reset",
+        "password",
+    )
+    .await?;
     let mut active = found.into_active_model();
     active.password_hash = Set(hash);
     active
@@ -108,6 +133,7 @@ pub(crate) async fn change(
     claims: &Claims,
     current: String,
     new_password: &str,
+    ip: &str,
 ) -> Result<(), Error> {
     let found = caller(db, claims).await?;
     let stored = found.password_hash.clone();
@@ -126,6 +152,17 @@ pub(crate) async fn change(
         .await
         .map_err(db_err("starting a password change"))?;
     revoke_user(&txn, &found).await?;
+    record(
+        &txn,
+        CompanyScope::new(found.company_id.into()),
+        &Actor {
+            id: format!("user:{}", found.id),
+            ip,
+        },
+        "password.change",
+        "password",
+    )
+    .await?;
     let mut active = found.into_active_model();
     active.password_hash = Set(hash);
     active
@@ -141,13 +178,31 @@ pub(crate) async fn set_marketing(
     db: &DatabaseConnection,
     claims: &Claims,
     opt_out: bool,
+    ip: &str,
 ) -> Result<(), Error> {
     let found = caller(db, claims).await?;
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a preference change"))?;
+    record(
+        &txn,
+        CompanyScope::new(found.company_id.into()),
+        &Actor {
+            id: format!("user:{}", found.id),
+            ip,
+        },
+        "preferences.update",
+        "marketing_opt_out",
+    )
+    .await?;
     let mut active = found.into_active_model();
     active.marketing_opt_out = Set(opt_out);
     active
-        .update(db)
+        .update(&txn)
         .await
         .map_err(db_err("saving mail preferences"))?;
-    Ok(())
+    txn.commit()
+        .await
+        .map_err(db_err("committing a preference change"))
 }

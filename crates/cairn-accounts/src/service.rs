@@ -111,7 +111,8 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::ConfirmEmailRequest>,
     ) -> Result<Response<pb::ConfirmEmailResponse>, Status> {
-        crate::password::confirm_email(&self.db, self.auth.region(), &request.get_ref().token)
+        let ip = client_ip(&request);
+        crate::password::confirm_email(&self.db, self.auth.region(), &request.get_ref().token, &ip)
             .await?;
         Ok(Response::new(pb::ConfirmEmailResponse {}))
     }
@@ -132,8 +133,16 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::ResetPasswordRequest>,
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        let ip = client_ip(&request);
         let req = request.into_inner();
-        crate::password::reset(&self.db, self.auth.region(), &req.token, &req.new_password).await?;
+        crate::password::reset(
+            &self.db,
+            self.auth.region(),
+            &req.token,
+            &req.new_password,
+            &ip,
+        )
+        .await?;
         Ok(Response::new(pb::ResetPasswordResponse {}))
     }
 
@@ -143,8 +152,16 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         let claims = self.auth.authenticate(&request)?;
         claims.require_kind(cairn_auth::PrincipalKind::User)?;
+        let ip = client_ip(&request);
         let req = request.into_inner();
-        crate::password::change(&self.db, &claims, req.current_password, &req.new_password).await?;
+        crate::password::change(
+            &self.db,
+            &claims,
+            req.current_password,
+            &req.new_password,
+            &ip,
+        )
+        .await?;
         Ok(Response::new(pb::ChangePasswordResponse {}))
     }
 
@@ -154,7 +171,8 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
     ) -> Result<Response<pb::SetMarketingPreferenceResponse>, Status> {
         let claims = self.auth.authenticate(&request)?;
         claims.require_kind(cairn_auth::PrincipalKind::User)?;
-        crate::password::set_marketing(&self.db, &claims, request.get_ref().opt_out).await?;
+        let ip = client_ip(&request);
+        crate::password::set_marketing(&self.db, &claims, request.get_ref().opt_out, &ip).await?;
         Ok(Response::new(pb::SetMarketingPreferenceResponse {}))
     }
 
