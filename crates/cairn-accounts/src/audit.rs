@@ -34,3 +34,25 @@ pub(crate) async fn record<C: ConnectionTrait>(
     .map_err(db_err("writing the audit log"))?;
     Ok(())
 }
+
+/// Records a user's change to their own account.
+pub(crate) async fn record_own<C: ConnectionTrait>(
+    db: &C,
+    user: &cairn_entity::regional::user::Model,
+    ip: &str,
+    action: &str,
+    field: &str,
+) -> Result<(), Error> {
+    let actor = Actor {
+        id: format!("user:{}", user.id),
+        ip,
+    };
+    record(
+        db,
+        CompanyScope::new(user.company_id.into()),
+        &actor,
+        action,
+        field,
+    )
+    .await
+}

@@ -11,7 +11,7 @@ use sea_orm::{
     Set, TransactionTrait,
 };
 
-use cairn_auth::{Claims, Role, verify_password};
+use cairn_auth::{Claims, Role};
 use cairn_core::{Error, Region};
 use cairn_entity::regional::{
     agent, audit, chunk, company, email_token, enrollment_key, outbox, pack, refresh_token,
@@ -21,19 +21,7 @@ use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
 
 use crate::DirectoryLink;
-use crate::password::caller;
-
-async fn check_password(me: &user::Model, password: String) -> Result<(), Error> {
-    let stored = me.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(|e| Error::internal_with("verifying a password", e))?;
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid("password", "is not your password"))
-    }
-}
+use crate::password::{caller, check_password};
 
 async fn tombstone<C: ConnectionTrait>(db: &C, kind: &str, region: Region) -> Result<(), Error> {
     tombstone::ActiveModel {
@@ -58,7 +46,7 @@ pub(crate) async fn delete(
     confirm_company_name: &str,
 ) -> Result<bool, Error> {
     let me = caller(db, claims).await?;
-    check_password(&me, password).await?;
+    check_password(&me, password, "password").await?;
     let region = claims.region;
     if !claims.has_any_role(&[Role::Owner]) {
         delete_user(db, &me, region).await?;

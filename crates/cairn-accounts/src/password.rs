@@ -3,17 +3,17 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 
 use cairn_auth::{Claims, hash_password, verify_password};
 use cairn_core::validate::{Email, Password};
 use cairn_core::{Error, Region};
+use cairn_entity::db_err;
 use cairn_entity::regional::user;
-use cairn_entity::{CompanyScope, db_err};
 
-use crate::audit::{Actor, record};
+use crate::audit::record_own;
 use crate::email::{Purpose, send_token, use_token};
 use crate::sessions::revoke_user;
 
@@ -37,6 +37,42 @@ async fn strong_hash(field: &str, password: &str, user: &user::Model) -> Result<
         .map_err(|e| Error::internal_with("hashing a password", e))?
 }
 
+/// Checks `password` against the user's; a mismatch names `field`.
+pub(crate) async fn check_password(
+    me: &user::Model,
+    password: String,
+    field: &str,
+) -> Result<(), Error> {
+    let stored = me.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|e| Error::internal_with("verifying a password", e))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, "is not your current password"))
+    }
+}
+
+/// Stores a new password hash, ends every session and audits it as `action`.
+async fn set_password<C: ConnectionTrait>(
+    txn: &C,
+    found: user::Model,
+    hash: String,
+    action: &str,
+    ip: &str,
+) -> Result<(), Error> {
+    revoke_user(txn, &found).await?;
+    record_own(txn, &found, ip, action, "password").await?;
+    let mut active = found.into_active_model();
+    active.password_hash = Set(hash);
+    active
+        .update(txn)
+        .await
+        .map_err(db_err("setting a password"))?;
+    Ok(())
+}
+
 pub(crate) async fn confirm_email(
     db: &DatabaseConnection,
     region: Region,
@@ -48,17 +84,7 @@ pub(crate) async fn confirm_email(
         .await
         .map_err(db_err("starting a confirmation"))?;
     let found = use_token(&txn, region, token, Purpose::Confirm).await?;
-    record(
-        &txn,
-        CompanyScope::new(found.company_id.into()),
-        &Actor {
-            id: format!("user:{}", found.id),
-            ip,
-        },
-        "email.confirm",
-        "email",
-    )
-    .await?;
+    record_own(&txn, &found, ip, "email.confirm", "email").await?;
     let mut active = found.into_active_model();
     active.email_confirmed_at = Set(Some(Utc::now()));
     active
@@ -105,24 +131,7 @@ pub(crate) async fn reset(
         .map_err(db_err("starting a password reset"))?;
     let found = use_token(&txn, region, token, Purpose::Reset).await?;
     let hash = strong_hash("new_password", new_password, &found).await?;
-    revoke_user(&txn, &found).await?;
-    record(
-        &txn,
-        CompanyScope::new(found.company_id.into()),
-        &Actor {
-            id: format!("user:{}", found.id),
-            ip,
-        },
-        "password.reset",
-        "password",
-    )
-    .await?;
-    let mut active = found.into_active_model();
-    active.password_hash = Set(hash);
-    active
-        .update(&txn)
-        .await
-        .map_err(db_err("setting a password"))?;
+    set_password(&txn, found, hash, "password.reset", ip).await?;
     txn.commit()
         .await
         .map_err(db_err("committing a password reset"))
@@ -136,39 +145,13 @@ pub(crate) async fn change(
     ip: &str,
 ) -> Result<(), Error> {
     let found = caller(db, claims).await?;
-    let stored = found.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
-        .await
-        .map_err(|e| Error::internal_with("verifying a password", e))?;
-    if !ok {
-        return Err(Error::invalid(
-            "current_password",
-            "is not your current password",
-        ));
-    }
+    check_password(&found, current, "current_password").await?;
     let hash = strong_hash("new_password", new_password, &found).await?;
     let txn = db
         .begin()
         .await
         .map_err(db_err("starting a password change"))?;
-    revoke_user(&txn, &found).await?;
-    record(
-        &txn,
-        CompanyScope::new(found.company_id.into()),
-        &Actor {
-            id: format!("user:{}", found.id),
-            ip,
-        },
-        "password.change",
-        "password",
-    )
-    .await?;
-    let mut active = found.into_active_model();
-    active.password_hash = Set(hash);
-    active
-        .update(&txn)
-        .await
-        .map_err(db_err("setting a password"))?;
+    set_password(&txn, found, hash, "password.change", ip).await?;
     txn.commit()
         .await
         .map_err(db_err("committing a password change"))
@@ -185,17 +168,7 @@ pub(crate) async fn set_marketing(
         .begin()
         .await
         .map_err(db_err("starting a preference change"))?;
-    record(
-        &txn,
-        CompanyScope::new(found.company_id.into()),
-        &Actor {
-            id: format!("user:{}", found.id),
-            ip,
-        },
-        "preferences.update",
-        "marketing_opt_out",
-    )
-    .await?;
+    record_own(&txn, &found, ip, "preferences.update", "marketing_opt_out").await?;
     let mut active = found.into_active_model();
     active.marketing_opt_out = Set(opt_out);
     active

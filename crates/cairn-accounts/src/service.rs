@@ -150,8 +150,7 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
-        let claims = self.auth.authenticate(&request)?;
-        claims.require_kind(cairn_auth::PrincipalKind::User)?;
+        let claims = self.user(&request)?;
         let ip = client_ip(&request);
         let req = request.into_inner();
         crate::password::change(
@@ -169,8 +168,7 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::SetMarketingPreferenceRequest>,
     ) -> Result<Response<pb::SetMarketingPreferenceResponse>, Status> {
-        let claims = self.auth.authenticate(&request)?;
-        claims.require_kind(cairn_auth::PrincipalKind::User)?;
+        let claims = self.user(&request)?;
         let ip = client_ip(&request);
         crate::password::set_marketing(&self.db, &claims, request.get_ref().opt_out, &ip).await?;
         Ok(Response::new(pb::SetMarketingPreferenceResponse {}))
