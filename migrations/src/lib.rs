@@ -9,6 +9,7 @@ mod m20261123_000002_directory;
 mod m20261123_000003_signup_details_sessions;
 mod m20261123_000004_mail;
 mod m20261123_000005_audit;
+mod m20261123_000006_employee_counts;
 
 pub struct RegionalMigrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000003_signup_details_sessions::Migration),
             Box::new(m20261123_000004_mail::Migration),
             Box::new(m20261123_000005_audit::Migration),
+            Box::new(m20261123_000006_employee_counts::Migration),
         ]
     }
 }

@@ -108,10 +108,11 @@ async fn profile_export_and_deletion() {
                 .all(&db)
                 .await
                 .unwrap();
-            let fields: Vec<(&str, &str)> = audit
+            let mut fields: Vec<(&str, &str)> = audit
                 .iter()
                 .map(|a| (a.action.as_str(), a.field.as_str()))
                 .collect();
+            fields.sort_unstable();
             assert_eq!(
                 fields,
                 vec![

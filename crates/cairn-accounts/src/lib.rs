@@ -5,7 +5,6 @@
 //! company, so an email is unique across regions. This crate never talks to
 //! another service except through the directory's gRPC client.
 
-mod audit;
 mod delete;
 mod directory_link;
 mod email;

@@ -13,9 +13,9 @@ use cairn_core::{Error, Region};
 use cairn_entity::db_err;
 use cairn_entity::regional::user;
 
-use crate::audit::record_own;
 use crate::email::{Purpose, send_token, use_token};
 use crate::sessions::revoke_user;
+use cairn_entity::audit_log::record_own;
 
 /// The user behind verified claims, in their company.
 pub(crate) async fn caller(db: &DatabaseConnection, claims: &Claims) -> Result<user::Model, Error> {

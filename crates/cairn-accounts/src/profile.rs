@@ -13,9 +13,9 @@ use cairn_outbox::{MailKind, enqueue};
 use cairn_proto::accounts::v1 as pb;
 
 use crate::DirectoryLink;
-use crate::audit::{Actor, record};
 use crate::email::{Purpose, send_token};
 use crate::password::caller;
+use cairn_entity::audit_log::{Actor, record};
 
 pub(crate) async fn get(db: &DatabaseConnection, claims: &Claims) -> Result<pb::Profile, Error> {
     let me = caller(db, claims).await?;

@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
-use cairn_auth::{Authenticator, TokenIssuer};
+use cairn_auth::{Authenticator, TokenIssuer, client_ip};
 use cairn_core::validate::SignUp;
 use cairn_crypto::MasterKey;
 use cairn_proto::accounts::v1 as pb;
@@ -244,12 +244,4 @@ impl AccountsService {
         claims.require_kind(cairn_auth::PrincipalKind::User)?;
         Ok(claims)
     }
-}
-
-/// The caller's address as the server saw it; empty when unknown.
-fn client_ip<T>(request: &Request<T>) -> String {
-    request
-        .remote_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
 }

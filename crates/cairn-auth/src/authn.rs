@@ -86,6 +86,15 @@ impl Authenticator {
     }
 }
 
+/// The caller's address as the server saw it; empty when unknown. Recorded
+/// with sign-ups and audited changes, and used to throttle logins.
+pub fn client_ip<T>(request: &tonic::Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 /// `authorization: Bearer <token>` for an outgoing request.
 pub fn bearer_metadata(token: &str) -> Result<MetadataValue<tonic::metadata::Ascii>, Error> {
     MetadataValue::try_from(format!("Bearer {token}"))

@@ -10,7 +10,7 @@ mod keys;
 mod password;
 mod token;
 
-pub use authn::{Authenticator, bearer_metadata};
+pub use authn::{Authenticator, bearer_metadata, client_ip};
 pub use claims::{Claims, PrincipalKind, Role};
 pub use keys::SigningKey;
 pub use password::{hash_password, verify_password, verify_password_or_dummy};

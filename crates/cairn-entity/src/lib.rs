@@ -2,9 +2,10 @@
 //! (companies, users, agents, packs, chunks, snapshots) and `directory` for the
 //! global directory (keyed hashes only).
 //!
-//! Entities only: queries live in the service crates, always scoped to a
-//! company through [`CompanyScope`].
+//! Entities, plus the audit-log writer every service shares: queries live in
+//! the service crates, always scoped to a company through [`CompanyScope`].
 
+pub mod audit_log;
 pub mod directory;
 pub mod regional;
 

@@ -67,6 +67,19 @@ pub(crate) async fn revoke(
     Ok(())
 }
 
+/// Seats held by unrevoked agents.
+pub(crate) async fn seats_used<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    scope: CompanyScope,
+) -> Result<i64, Error> {
+    Ok(agent::Entity::find()
+        .filter(agent::Column::CompanyId.eq(scope.uuid()))
+        .filter(agent::Column::RevokedAt.is_null())
+        .count(db)
+        .await
+        .map_err(db_err("counting seats"))? as i64)
+}
+
 pub(crate) async fn company_with_seats(
     db: &DatabaseConnection,
     scope: CompanyScope,
@@ -76,11 +89,6 @@ pub(crate) async fn company_with_seats(
         .await
         .map_err(db_err("finding a company"))?
         .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
-    let used = agent::Entity::find()
-        .filter(agent::Column::CompanyId.eq(scope.uuid()))
-        .filter(agent::Column::RevokedAt.is_null())
-        .count(db)
-        .await
-        .map_err(db_err("counting seats"))? as i64;
+    let used = seats_used(db, scope).await?;
     Ok((found, used))
 }

@@ -4,8 +4,8 @@ use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
@@ -144,12 +144,7 @@ pub(crate) async fn enroll(
         .await
         .map_err(db_err("finding a company"))?
         .ok_or_else(|| Error::not_found(EntityKind::Company, key.company_id))?;
-    let used = agent::Entity::find()
-        .filter(agent::Column::CompanyId.eq(company.id))
-        .filter(agent::Column::RevokedAt.is_null())
-        .count(&txn)
-        .await
-        .map_err(db_err("counting seats"))? as i64;
+    let used = crate::agents::seats_used(&txn, CompanyScope::new(CompanyId(company.id))).await?;
     if used >= company.seats {
         return Err(Error::ResourceExhausted(format!(
             "no seat left: {used} of {} seats are in use; buy more seats or revoke an agent",

@@ -5,6 +5,7 @@
 //! company's data key. Every query is scoped to the caller's company.
 
 mod agents;
+mod company;
 mod enroll;
 mod service;
 

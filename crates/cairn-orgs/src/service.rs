@@ -5,15 +5,16 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
-use cairn_auth::{Authenticator, Claims, PrincipalKind, Role, TokenIssuer};
+use cairn_auth::{Authenticator, Claims, PrincipalKind, Role, TokenIssuer, client_ip};
 use cairn_core::validate::text;
 use cairn_core::{AgentId, Error, UserId};
 use cairn_crypto::MasterKey;
 use cairn_entity::CompanyScope;
+use cairn_entity::audit_log::Actor;
 use cairn_proto::common::v1::AccessToken;
 use cairn_proto::orgs::v1 as pb;
 
-use crate::{agents, enroll};
+use crate::{agents, company, enroll};
 
 pub struct OrgsService {
     db: DatabaseConnection,
@@ -52,15 +53,10 @@ impl OrgsService {
 
 const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
 
-#[tonic::async_trait]
-impl pb::orgs_service_server::OrgsService for OrgsService {
-    async fn get_company(
-        &self,
-        request: Request<pb::GetCompanyRequest>,
-    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
-        let (_, scope) = self.admin(&request, &[Role::Owner, Role::Admin, Role::Member])?;
+impl OrgsService {
+    async fn company(&self, scope: CompanyScope) -> Result<pb::GetCompanyResponse, Error> {
         let (company, used) = agents::company_with_seats(&self.db, scope).await?;
-        Ok(Response::new(pb::GetCompanyResponse {
+        Ok(pb::GetCompanyResponse {
             company_id: company.id.to_string(),
             name: company.name,
             industry: company.industry,
@@ -69,7 +65,69 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
             region: self.auth.region().to_proto(),
             seats_total: company.seats,
             seats_used: used,
-        }))
+            phone: company.phone,
+            city: company.city,
+            state: company.state,
+            postal_code: company.postal_code,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl pb::orgs_service_server::OrgsService for OrgsService {
+    async fn get_company(
+        &self,
+        request: Request<pb::GetCompanyRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        let (_, scope) = self.admin(&request, &[Role::Owner, Role::Admin, Role::Member])?;
+        Ok(Response::new(self.company(scope).await?))
+    }
+
+    async fn update_company(
+        &self,
+        request: Request<pb::UpdateCompanyRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        let (claims, scope) = self.admin(&request, ADMINS)?;
+        let ip = client_ip(&request);
+        let actor = Actor {
+            id: format!("user:{}", claims.sub),
+            ip: &ip,
+        };
+        company::update(&self.db, scope, &actor, request.into_inner()).await?;
+        Ok(Response::new(self.company(scope).await?))
+    }
+
+    async fn list_employee_counts(
+        &self,
+        request: Request<pb::ListEmployeeCountsRequest>,
+    ) -> Result<Response<pb::ListEmployeeCountsResponse>, Status> {
+        let (_, scope) = self.admin(&request, ADMINS)?;
+        let changes = company::employee_counts(&self.db, scope)
+            .await?
+            .into_iter()
+            .map(|c| pb::EmployeeCountChange {
+                previous: c.previous,
+                employees: c.employees,
+                changed_at: c.changed_at.timestamp(),
+                changed_by: c.changed_by,
+            })
+            .collect();
+        Ok(Response::new(pb::ListEmployeeCountsResponse { changes }))
+    }
+
+    async fn set_seats(
+        &self,
+        request: Request<pb::SetSeatsRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        // Seats are billing: the owner's call.
+        let (claims, scope) = self.admin(&request, &[Role::Owner])?;
+        let ip = client_ip(&request);
+        let actor = Actor {
+            id: format!("user:{}", claims.sub),
+            ip: &ip,
+        };
+        company::set_seats(&self.db, scope, &actor, request.get_ref().seats).await?;
+        Ok(Response::new(self.company(scope).await?))
     }
 
     async fn create_enrollment_key(

@@ -24,7 +24,8 @@ use cairn_proto::directory::v1::{
     directory_service_client::DirectoryServiceClient,
 };
 use cairn_proto::orgs::v1::{
-    CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, RevokeAgentRequest,
+    CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, ListEmployeeCountsRequest,
+    RevokeAgentRequest, SetSeatsRequest, UpdateCompanyRequest,
     orgs_service_client::OrgsServiceClient,
 };
 
@@ -111,8 +112,11 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
-    /// Show the company and its seats.
-    Company,
+    /// Show the company and its seats; correct its details, set its seats.
+    Company {
+        #[command(subcommand)]
+        command: Option<CompanyCommand>,
+    },
     /// Enrollment keys for agents.
     EnrollmentKey {
         #[command(subcommand)]
@@ -187,6 +191,31 @@ enum AccountCommand {
         #[arg(long)]
         opt_in: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum CompanyCommand {
+    /// Correct the company's details (owners and admins).
+    Update {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        industry: Option<String>,
+        #[arg(long)]
+        employees: Option<i64>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        city: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        postal_code: Option<String>,
+    },
+    /// How the number of employees changed over time.
+    Employees,
+    /// Set the number of seats bought (the owner).
+    Seats { seats: i64 },
 }
 
 #[derive(Subcommand)]
@@ -405,13 +434,61 @@ where
         Command::Account { command } => {
             account(&cli.directory, &session_path, command, out).await?
         }
-        Command::Company => {
+        Command::Company { command } => {
             let session = load_session(&session_path).await?;
-            let c = OrgsServiceClient::new(connect(&session.endpoint).await?)
-                .get_company(authed(&session, GetCompanyRequest {})?)
-                .await
-                .map_err(status("cannot show the company"))?
-                .into_inner();
+            let mut client = OrgsServiceClient::new(connect(&session.endpoint).await?);
+            let c = match command {
+                None => client
+                    .get_company(authed(&session, GetCompanyRequest {})?)
+                    .await
+                    .map_err(status("cannot show the company"))?
+                    .into_inner(),
+                Some(CompanyCommand::Update {
+                    name,
+                    industry,
+                    employees,
+                    phone,
+                    city,
+                    state,
+                    postal_code,
+                }) => {
+                    let request = UpdateCompanyRequest {
+                        name,
+                        industry,
+                        employees,
+                        phone,
+                        city,
+                        state,
+                        postal_code,
+                    };
+                    client
+                        .update_company(authed(&session, request)?)
+                        .await
+                        .map_err(status("cannot update the company"))?
+                        .into_inner()
+                }
+                Some(CompanyCommand::Seats { seats }) => client
+                    .set_seats(authed(&session, SetSeatsRequest { seats })?)
+                    .await
+                    .map_err(status("cannot set seats"))?
+                    .into_inner(),
+                Some(CompanyCommand::Employees) => {
+                    let changes = client
+                        .list_employee_counts(authed(&session, ListEmployeeCountsRequest {})?)
+                        .await
+                        .map_err(status("cannot list employee counts"))?
+                        .into_inner()
+                        .changes;
+                    for c in changes {
+                        writeln!(
+                            out,
+                            "{}  {} -> {}  by {}",
+                            c.changed_at, c.previous, c.employees, c.changed_by
+                        )?;
+                    }
+                    return Ok(());
+                }
+            };
             writeln!(
                 out,
                 "{} ({}), {} employees, {}; seats {} used of {}",

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod chunk;
 pub mod company;
 pub mod email_token;
+pub mod employee_count;
 pub mod enrollment_key;
 pub mod login_throttle;
 pub mod outbox;

@@ -1,19 +1,21 @@
-//! The company's audit log: who changed which field, when, from where.
+//! Writing the company's audit log: who changed which field, when, from
+//! where. Shared by every service that changes tenant data; field names
+//! only, never values.
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
+use crate::regional::audit;
+use crate::{CompanyScope, db_err};
 use cairn_core::Error;
-use cairn_entity::regional::audit;
-use cairn_entity::{CompanyScope, db_err};
 
-pub(crate) struct Actor<'a> {
-    pub(crate) id: String,
-    pub(crate) ip: &'a str,
+pub struct Actor<'a> {
+    pub id: String,
+    pub ip: &'a str,
 }
 
 /// Records `action` on `field`; never pass a value here.
-pub(crate) async fn record<C: ConnectionTrait>(
+pub async fn record<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
     actor: &Actor<'_>,
@@ -36,9 +38,9 @@ pub(crate) async fn record<C: ConnectionTrait>(
 }
 
 /// Records a user's change to their own account.
-pub(crate) async fn record_own<C: ConnectionTrait>(
+pub async fn record_own<C: ConnectionTrait>(
     db: &C,
-    user: &cairn_entity::regional::user::Model,
+    user: &crate::regional::user::Model,
     ip: &str,
     action: &str,
     field: &str,

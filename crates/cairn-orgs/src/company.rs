@@ -1,0 +1,137 @@
+//! The company record: correcting its details, the history of its number of
+//! employees, and the seats it bought.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use cairn_core::validate::{count, industry, optional_text, phone, postal_code, text};
+use cairn_core::{EntityKind, Error};
+use cairn_entity::audit_log::{Actor, record};
+use cairn_entity::regional::{company, employee_count};
+use cairn_entity::{CompanyScope, db_err};
+use cairn_proto::orgs::v1 as pb;
+
+use crate::agents::seats_used;
+
+async fn locked(
+    txn: &sea_orm::DatabaseTransaction,
+    scope: CompanyScope,
+) -> Result<company::Model, Error> {
+    company::Entity::find_by_id(scope.uuid())
+        .lock_exclusive()
+        .one(txn)
+        .await
+        .map_err(db_err("finding a company"))?
+        .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))
+}
+
+pub(crate) async fn update(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    actor: &Actor<'_>,
+    req: pb::UpdateCompanyRequest,
+) -> Result<(), Error> {
+    // Validate everything before touching anything.
+    let name = req.name.map(|v| text("name", &v, 200)).transpose()?;
+    let industry = req.industry.map(|v| industry("industry", &v)).transpose()?;
+    let employees = req
+        .employees
+        .map(|v| count("employees", v, 1, 10_000_000))
+        .transpose()?;
+    let phone = req.phone.map(|v| phone("phone", &v)).transpose()?;
+    let city = req.city.map(|v| text("city", &v, 100)).transpose()?;
+    let state = req
+        .state
+        .map(|v| optional_text("state", &v, 100))
+        .transpose()?;
+    let postal_code = req
+        .postal_code
+        .map(|v| postal_code("postal_code", &v))
+        .transpose()?;
+
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a company update"))?;
+    let found = locked(&txn, scope).await?;
+    let previous_employees = found.employees;
+    let mut active = found.into_active_model();
+    let mut changed = Vec::new();
+    macro_rules! apply {
+        ($($field:ident),+) => {$(
+            if let Some(value) = $field {
+                active.$field = Set(value);
+                changed.push(stringify!($field));
+            }
+        )+};
+    }
+    apply!(name, industry, employees, phone, city, state, postal_code);
+    if changed.is_empty() {
+        return Ok(());
+    }
+    active
+        .update(&txn)
+        .await
+        .map_err(db_err("updating a company"))?;
+    for field in &changed {
+        record(&txn, scope, actor, "company.update", field).await?;
+    }
+    if let Some(employees) = employees.filter(|e| *e != previous_employees) {
+        employee_count::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            company_id: Set(scope.uuid()),
+            previous: Set(previous_employees),
+            employees: Set(employees),
+            changed_at: Set(Utc::now()),
+            changed_by: Set(actor.id.clone()),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err("recording an employee count"))?;
+    }
+    txn.commit()
+        .await
+        .map_err(db_err("committing a company update"))
+}
+
+pub(crate) async fn employee_counts(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+) -> Result<Vec<employee_count::Model>, Error> {
+    employee_count::Entity::find()
+        .filter(employee_count::Column::CompanyId.eq(scope.uuid()))
+        .order_by_asc(employee_count::Column::ChangedAt)
+        .limit(10_000)
+        .all(db)
+        .await
+        .map_err(db_err("reading employee counts"))
+}
+
+/// Sets the seats bought; never below the seats agents hold.
+pub(crate) async fn set_seats(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    actor: &Actor<'_>,
+    seats: i64,
+) -> Result<(), Error> {
+    let seats = count("seats", seats, 1, 100_000)?;
+    let txn = db.begin().await.map_err(db_err("starting a seat change"))?;
+    let found = locked(&txn, scope).await?;
+    let used = seats_used(&txn, scope).await?;
+    if seats < used {
+        return Err(Error::FailedPrecondition(format!(
+            "{used} agents hold seats: revoke {} agent(s) before going down to {seats} seats",
+            used - seats
+        )));
+    }
+    let mut active = found.into_active_model();
+    active.seats = Set(seats);
+    active.update(&txn).await.map_err(db_err("setting seats"))?;
+    record(&txn, scope, actor, "company.seats", "seats").await?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a seat change"))
+}
