@@ -4,24 +4,24 @@
 //!
 //! A thin gRPC client: every rule is enforced by the server.
 
+mod account;
+mod session;
+
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
+use crate::session::{Session, authed, load_session, save_session};
+
 use cairn_proto::accounts::v1::{
-    ChangePasswordRequest, ConfirmEmailRequest, DeleteAccountRequest, ExportDataRequest,
-    GetProfileRequest, LoginRequest, LogoutRequest, RefreshRequest, RequestPasswordResetRequest,
-    ResetPasswordRequest, SetMarketingPreferenceRequest, SignUpRequest, UpdateProfileRequest,
-    accounts_service_client::AccountsServiceClient,
+    LoginRequest, LogoutRequest, SignUpRequest, accounts_service_client::AccountsServiceClient,
 };
 use cairn_proto::directory::v1::{
-    ListCellsRequest, LocateLoginRequest, ResolveCountryRequest,
-    directory_service_client::DirectoryServiceClient,
+    LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
 };
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, ListEmployeeCountsRequest,
@@ -130,7 +130,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum AccountCommand {
+pub(crate) enum AccountCommand {
     /// Confirm your email address with the code from the confirmation mail.
     Confirm {
         #[arg(long)]
@@ -234,15 +234,6 @@ enum AgentCommand {
     Revoke { agent_id: String },
 }
 
-#[derive(Serialize, Deserialize)]
-struct Session {
-    endpoint: String,
-    token: String,
-    expires_at: i64,
-    company_id: String,
-    refresh_token: String,
-}
-
 fn default_session() -> PathBuf {
     std::env::var_os("HOME")
         .map(|h| {
@@ -254,7 +245,7 @@ fn default_session() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".cairn-session.json"))
 }
 
-async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
+pub(crate) async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
     Endpoint::from_shared(endpoint.to_owned())
         .with_context(|| format!("`{endpoint}` is not a valid endpoint"))?
         .connect()
@@ -262,60 +253,8 @@ async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
         .with_context(|| format!("cannot reach {endpoint}"))
 }
 
-fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
+pub(crate) fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
     move |s| anyhow::anyhow!("{what}: {} ({:?})", s.message(), s.code())
-}
-
-fn save_session(path: &Path, session: &Session) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let _ = std::fs::remove_file(path);
-    cairn_core::secret::write_private(path, &serde_json::to_vec(session)?)?;
-    Ok(())
-}
-
-/// The saved session, refreshed (and saved again) when its access token is
-/// about to expire.
-async fn load_session(path: &Path) -> anyhow::Result<Session> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "not logged in ({} is missing): run `cairnctl login`",
-            path.display()
-        )
-    })?;
-    let mut session: Session =
-        serde_json::from_str(&text).context("the session file is damaged: log in again")?;
-    if session.expires_at > cairn_core::unix_now() + 30 {
-        return Ok(session);
-    }
-    let next = AccountsServiceClient::new(connect(&session.endpoint).await?)
-        .refresh(RefreshRequest {
-            refresh_token: session.refresh_token.clone(),
-        })
-        .await
-        .map_err(|s| {
-            anyhow::anyhow!(
-                "the session has ended ({}): run `cairnctl login`",
-                s.message()
-            )
-        })?
-        .into_inner();
-    let token = next.access_token.context("the server returned no token")?;
-    session.token = token.token;
-    session.expires_at = token.expires_at;
-    session.refresh_token = next.refresh_token;
-    save_session(path, &session)?;
-    Ok(session)
-}
-
-fn authed<T>(session: &Session, message: T) -> anyhow::Result<tonic::Request<T>> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", session.token).parse()?,
-    );
-    Ok(request)
 }
 
 /// Runs the command line, writing results to `out`.
@@ -432,7 +371,7 @@ where
             writeln!(out, "logged out")?;
         }
         Command::Account { command } => {
-            account(&cli.directory, &session_path, command, out).await?
+            account::run(&cli.directory, &session_path, command, out).await?
         }
         Command::Company { command } => {
             let session = load_session(&session_path).await?;
@@ -538,214 +477,6 @@ where
                     writeln!(out, "agent {agent_id} revoked; its seat is free")?;
                 }
             }
-        }
-    }
-    Ok(())
-}
-
-/// The endpoint of the cell a `<region>-...` code belongs to.
-async fn cell_of_code(directory: &str, code: &str) -> anyhow::Result<String> {
-    let region: cairn_core::Region = code
-        .trim()
-        .split_once('-')
-        .and_then(|(r, _)| r.parse().ok())
-        .context(
-            "this is not a Cairn code from a mail (it starts with its region, like `eu-...`)",
-        )?;
-    DirectoryServiceClient::new(connect(directory).await?)
-        .list_cells(ListCellsRequest {})
-        .await
-        .map_err(status("directory"))?
-        .into_inner()
-        .cells
-        .into_iter()
-        .find(|c| c.region == region.to_proto())
-        .map(|c| c.endpoint)
-        .with_context(|| format!("the directory knows no cell for region {region}"))
-}
-
-async fn account(
-    directory: &str,
-    session_path: &Path,
-    command: AccountCommand,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    match command {
-        AccountCommand::Confirm { token } => {
-            AccountsServiceClient::new(connect(&cell_of_code(directory, &token).await?).await?)
-                .confirm_email(ConfirmEmailRequest { token })
-                .await
-                .map_err(status("confirmation failed"))?;
-            writeln!(out, "email address confirmed")?;
-        }
-        AccountCommand::ForgotPassword { email } => {
-            // An unknown address gets the same answer: nothing tells whether it exists.
-            let located = DirectoryServiceClient::new(connect(directory).await?)
-                .locate_login(LocateLoginRequest {
-                    login: email.clone(),
-                })
-                .await;
-            if let Ok(found) = located
-                && let Some(cell) = found.into_inner().cell
-            {
-                AccountsServiceClient::new(connect(&cell.endpoint).await?)
-                    .request_password_reset(RequestPasswordResetRequest { email })
-                    .await
-                    .map_err(status("password reset failed"))?;
-            }
-            writeln!(
-                out,
-                "if this address has a Cairn account, a reset code is on its way"
-            )?;
-        }
-        AccountCommand::ResetPassword {
-            token,
-            new_password,
-        } => {
-            AccountsServiceClient::new(connect(&cell_of_code(directory, &token).await?).await?)
-                .reset_password(ResetPasswordRequest {
-                    token,
-                    new_password,
-                })
-                .await
-                .map_err(status("password reset failed"))?;
-            writeln!(
-                out,
-                "password changed; every session has ended, log in again"
-            )?;
-        }
-        AccountCommand::ChangePassword {
-            password,
-            new_password,
-        } => {
-            let session = load_session(session_path).await?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .change_password(authed(
-                    &session,
-                    ChangePasswordRequest {
-                        current_password: password,
-                        new_password,
-                    },
-                )?)
-                .await
-                .map_err(status("password change failed"))?;
-            let _ = std::fs::remove_file(session_path);
-            writeln!(
-                out,
-                "password changed; every session has ended, log in again"
-            )?;
-        }
-        AccountCommand::Show => {
-            let session = load_session(session_path).await?;
-            let p = AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .get_profile(authed(&session, GetProfileRequest {})?)
-                .await
-                .map_err(status("cannot show your account"))?
-                .into_inner();
-            writeln!(
-                out,
-                "name: {}\ntitle: {}\nusername: {}\nemail: {} ({})\nrole: {}\ncompany: {} ({})\nmarketing mail: {}",
-                p.name,
-                p.title,
-                p.username,
-                p.email,
-                if p.email_confirmed {
-                    "confirmed"
-                } else {
-                    "not confirmed"
-                },
-                p.role,
-                p.company_name,
-                p.company_id,
-                if p.marketing_opt_out { "off" } else { "on" }
-            )?;
-        }
-        AccountCommand::Update {
-            name,
-            title,
-            username,
-            email,
-        } => {
-            let session = load_session(session_path).await?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .update_profile(authed(
-                    &session,
-                    UpdateProfileRequest {
-                        name,
-                        title,
-                        username,
-                        email,
-                    },
-                )?)
-                .await
-                .map_err(status("cannot update your account"))?;
-            writeln!(out, "saved")?;
-        }
-        AccountCommand::Export { out: path, company } => {
-            let session = load_session(session_path).await?;
-            let json = AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .export_data(authed(
-                    &session,
-                    ExportDataRequest {
-                        whole_company: company,
-                    },
-                )?)
-                .await
-                .map_err(status("export failed"))?
-                .into_inner()
-                .json;
-            let _ = std::fs::remove_file(&path);
-            cairn_core::secret::write_private(&path, &json)?;
-            writeln!(out, "exported to {}", path.display())?;
-        }
-        AccountCommand::Delete {
-            password,
-            company_name,
-        } => {
-            let session = load_session(session_path).await?;
-            let done = AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .delete_account(authed(
-                    &session,
-                    DeleteAccountRequest {
-                        password,
-                        confirm_company_name: company_name,
-                    },
-                )?)
-                .await
-                .map_err(status("deletion refused"))?
-                .into_inner();
-            let _ = std::fs::remove_file(session_path);
-            writeln!(
-                out,
-                "{}",
-                if done.company_deleted {
-                    "the company, its users, agents and backups are deleted"
-                } else {
-                    "your account is deleted"
-                }
-            )?;
-        }
-        AccountCommand::Marketing { opt_out, opt_in } => {
-            if opt_out == opt_in {
-                anyhow::bail!("say --opt-out or --opt-in");
-            }
-            let session = load_session(session_path).await?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .set_marketing_preference(authed(
-                    &session,
-                    SetMarketingPreferenceRequest { opt_out },
-                )?)
-                .await
-                .map_err(status("cannot save the preference"))?;
-            writeln!(
-                out,
-                "{}",
-                if opt_out {
-                    "marketing mail stopped; service mail (confirmations, alerts, billing) still comes"
-                } else {
-                    "marketing mail resumed"
-                }
-            )?;
         }
     }
     Ok(())
