@@ -228,9 +228,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let mail_folder = config.cell_mail_folder(region);
         let mailer = Mailer::new(cell.smtp_url.as_deref(), &mail_folder)?;
         if cell.smtp_url.is_none() {
-            eprintln!(
-                "cairn-server: cell {region} has no SMTP server: mail goes to {}",
-                mail_folder.display()
+            tracing::info!(
+                %region,
+                folder = %mail_folder.display(),
+                "no SMTP server configured: mail is written as .eml files"
             );
         }
         let outbox = OutboxWorker::new(
