@@ -16,7 +16,8 @@ use sea_orm::{
 use cairn_core::Region;
 use cairn_core::config::ServerConfig;
 use cairn_entity::regional::{
-    agent, chunk, company, enrollment_key, pack, snapshot, snapshot_chunk, user,
+    agent, audit, chunk, company, email_token, employee_count, enrollment_key, outbox, pack,
+    refresh_token, snapshot, snapshot_chunk, user,
 };
 use cairn_migration::testing::TestDatabase;
 use cairn_server::Running;
@@ -278,7 +279,7 @@ impl Cluster {
             .unwrap()
     }
 
-    /// Rows of `company` in every table of `region`'s database.
+    /// Rows of `company` in every tenant table of `region`'s database.
     pub async fn company_rows(&self, region: Region, company: &str) -> u64 {
         let db = self.cell_db(region).await;
         let id = uuid::Uuid::parse_str(company).unwrap();
@@ -287,42 +288,43 @@ impl Cluster {
             .count(&db)
             .await
             .unwrap();
-        n += user::Entity::find()
-            .filter(user::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
-        n += enrollment_key::Entity::find()
-            .filter(enrollment_key::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
-        n += agent::Entity::find()
-            .filter(agent::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
-        n += pack::Entity::find()
-            .filter(pack::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
-        n += chunk::Entity::find()
-            .filter(chunk::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
-        n += snapshot::Entity::find()
-            .filter(snapshot::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
-        n += snapshot_chunk::Entity::find()
-            .filter(snapshot_chunk::Column::CompanyId.eq(id))
-            .count(&db)
-            .await
-            .unwrap();
+        macro_rules! count {
+            ($($table:ident),+) => {$(
+                n += $table::Entity::find()
+                    .filter($table::Column::CompanyId.eq(id))
+                    .count(&db)
+                    .await
+                    .unwrap();
+            )+};
+        }
+        count!(
+            user,
+            enrollment_key,
+            agent,
+            pack,
+            chunk,
+            snapshot,
+            snapshot_chunk,
+            refresh_token,
+            email_token,
+            outbox,
+            audit,
+            employee_count
+        );
         n
+    }
+
+    /// The audit log of `company` in `region`, sorted by action and field
+    /// (entries written in one transaction share their time).
+    pub async fn audit_log(&self, region: Region, company: &str) -> Vec<audit::Model> {
+        let db = self.cell_db(region).await;
+        let mut rows = audit::Entity::find()
+            .filter(audit::Column::CompanyId.eq(uuid::Uuid::parse_str(company).unwrap()))
+            .all(&db)
+            .await
+            .unwrap();
+        rows.sort_by(|a, b| (&a.action, &a.field).cmp(&(&b.action, &b.field)));
+        rows
     }
 
     /// Objects of `company` anywhere in `region`'s bucket, and their bytes.

@@ -5,7 +5,6 @@
 
 use cairn_core::Region;
 use cairn_e2e::{Cluster, backends};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn company_details_employee_history_and_seats() {
@@ -85,20 +84,15 @@ async fn company_details_employee_history_and_seats() {
             }
 
             // Audited by field name.
-            let db = cluster.cell_db(region).await;
-            let audit = cairn_entity::regional::audit::Entity::find()
-                .filter(
-                    cairn_entity::regional::audit::Column::CompanyId
-                        .eq(uuid::Uuid::parse_str(&company).unwrap()),
-                )
-                .filter(cairn_entity::regional::audit::Column::Action.starts_with("company."))
-                .all(&db)
-                .await
-                .unwrap();
-            let fields: Vec<&str> = audit.iter().map(|a| a.field.as_str()).collect();
+            let audit = cluster.audit_log(region, &company).await;
+            let fields: Vec<&str> = audit
+                .iter()
+                .filter(|a| a.action.starts_with("company."))
+                .map(|a| a.field.as_str())
+                .collect();
             assert_eq!(
                 fields,
-                vec!["seats", "industry", "employees", "city", "employees"]
+                vec!["seats", "city", "employees", "employees", "industry"]
             );
         }
         cluster.stop().await;

@@ -19,7 +19,7 @@ use cairn_proto::accounts::v1::{
 use cairn_proto::directory::v1::{
     LocateLoginRequest, directory_service_client::DirectoryServiceClient,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{EntityTrait, Set};
 
 /// Everything the server logs during the test.
 #[derive(Clone, Default)]
@@ -100,19 +100,11 @@ async fn profile_export_and_deletion() {
                 "{shown}"
             );
             let db = cluster.cell_db(region).await;
-            let audit = cairn_entity::regional::audit::Entity::find()
-                .filter(
-                    cairn_entity::regional::audit::Column::CompanyId
-                        .eq(uuid::Uuid::parse_str(&company).unwrap()),
-                )
-                .all(&db)
-                .await
-                .unwrap();
-            let mut fields: Vec<(&str, &str)> = audit
+            let audit = cluster.audit_log(region, &company).await;
+            let fields: Vec<(&str, &str)> = audit
                 .iter()
                 .map(|a| (a.action.as_str(), a.field.as_str()))
                 .collect();
-            fields.sort_unstable();
             assert_eq!(
                 fields,
                 vec![
