@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "cairn/common/v1/common.proto",
     "cairn/directory/v1/directory.proto",
     "cairn/accounts/v1/accounts.proto",
+    "cairn/accounts/v1/users.proto",
     "cairn/orgs/v1/orgs.proto",
     "cairn/backup/v1/backup.proto",
     "cairn/backup/v1/tree.proto",

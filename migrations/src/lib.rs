@@ -10,6 +10,7 @@ mod m20261123_000003_signup_details_sessions;
 mod m20261123_000004_mail;
 mod m20261123_000005_audit;
 mod m20261123_000006_employee_counts;
+mod m20261123_000007_administration;
 
 pub struct RegionalMigrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000004_mail::Migration),
             Box::new(m20261123_000005_audit::Migration),
             Box::new(m20261123_000006_employee_counts::Migration),
+            Box::new(m20261123_000007_administration::Migration),
         ]
     }
 }

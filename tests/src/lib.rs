@@ -16,8 +16,8 @@ use sea_orm::{
 use cairn_core::Region;
 use cairn_core::config::ServerConfig;
 use cairn_entity::regional::{
-    agent, audit, chunk, company, email_token, employee_count, enrollment_key, outbox, pack,
-    refresh_token, snapshot, snapshot_chunk, user,
+    agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
+    outbox, pack, refresh_token, snapshot, snapshot_chunk, usage_day, user,
 };
 use cairn_migration::testing::TestDatabase;
 use cairn_server::Running;
@@ -309,7 +309,10 @@ impl Cluster {
             email_token,
             outbox,
             audit,
-            employee_count
+            employee_count,
+            group,
+            invitation,
+            usage_day
         );
         n
     }

@@ -230,6 +230,7 @@ async fn profile_export_and_deletion() {
                     signup_ip: Set(String::new()),
                     email_confirmed_at: Set(None),
                     marketing_opt_out: Set(false),
+                    group_id: Set(None),
                 },
             )
             .exec(&db)

@@ -14,8 +14,8 @@ use sea_orm::{
 use cairn_auth::{Claims, Role};
 use cairn_core::{Error, Region};
 use cairn_entity::regional::{
-    agent, audit, chunk, company, email_token, enrollment_key, outbox, pack, refresh_token,
-    snapshot, snapshot_chunk, tombstone, user,
+    agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
+    outbox, pack, refresh_token, snapshot, snapshot_chunk, tombstone, usage_day, user,
 };
 use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
@@ -71,7 +71,7 @@ pub(crate) async fn delete(
     Ok(true)
 }
 
-async fn delete_user(
+pub(crate) async fn delete_user(
     db: &DatabaseConnection,
     me: &user::Model,
     region: Region,
@@ -185,6 +185,10 @@ async fn delete_company(
         email_token,
         outbox,
         audit,
+        employee_count,
+        group,
+        invitation,
+        usage_day,
         user
     );
     company::Entity::delete_by_id(id)

@@ -16,6 +16,8 @@ mod service;
 mod sessions;
 mod signup;
 mod throttle;
+mod users;
 
 pub use directory_link::DirectoryLink;
 pub use service::AccountsService;
+pub use users::UsersService;

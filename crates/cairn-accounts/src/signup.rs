@@ -16,6 +16,9 @@ pub(crate) struct SignedUp {
     pub(crate) user: UserId,
 }
 
+/// Days without a completed backup before an agent raises an alert.
+const DEFAULT_IDLE_ALERT_DAYS: i32 = 7;
+
 pub(crate) async fn sign_up(
     db: &DatabaseConnection,
     region: Region,
@@ -59,6 +62,9 @@ pub(crate) async fn sign_up(
             state: Set(form.state),
             postal_code: Set(form.postal_code),
             signup_ip: Set(ip.to_owned()),
+            quota_bytes: Set(None),
+            quota_alert_at: Set(None),
+            idle_alert_days: Set(DEFAULT_IDLE_ALERT_DAYS),
         }
         .insert(&txn)
         .await
@@ -76,6 +82,7 @@ pub(crate) async fn sign_up(
             signup_ip: Set(ip.to_owned()),
             email_confirmed_at: Set(None),
             marketing_opt_out: Set(false),
+            group_id: Set(None),
         }
         .insert(&txn)
         .await

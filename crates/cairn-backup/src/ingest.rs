@@ -6,7 +6,7 @@ use futures::{Stream, StreamExt};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 
 use cairn_core::{ChunkId, Error, PackId};
-use cairn_entity::regional::{chunk, pack};
+use cairn_entity::regional::{agent, chunk, pack};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::backup::v1::{self as pb, upload_pack_request::Part};
 use cairn_store::CellStore;
@@ -70,6 +70,7 @@ pub(crate) async fn store_pack(
     db: &DatabaseConnection,
     store: &CellStore,
     scope: CompanyScope,
+    agent: &agent::Model,
     header: pb::PackHeader,
     body: Bytes,
 ) -> Result<u32, Error> {
@@ -87,6 +88,16 @@ pub(crate) async fn store_pack(
         ));
     }
     let company = scope.company();
+    let size = header.size as i64;
+    let known_pack = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
+        .one(db)
+        .await
+        .map_err(db_err("finding a pack"))?
+        .is_some();
+    // Refuse before writing anything; checked again under lock below.
+    if !known_pack {
+        cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
+    }
     store.put_pack(company, &pack_id, body).await?;
     let key = CellStore::pack_key(company, &pack_id);
     let stored = store.size_of(&key).await?;
@@ -110,12 +121,14 @@ pub(crate) async fn store_pack(
         .map_err(db_err("finding a pack"))?
         .is_some();
     if !already_packed {
+        cairn_orgs::quota::check_upload(&txn, scope, agent, size).await?;
         pack::ActiveModel {
             company_id: Set(scope.uuid()),
             id: Set(pack_id.0.to_vec()),
             object_key: Set(key.to_string()),
             size: Set(header.size as i64),
             created_at: Set(chrono::Utc::now()),
+            agent_id: Set(Some(agent.id)),
         }
         .insert(&txn)
         .await

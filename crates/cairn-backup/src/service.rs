@@ -4,13 +4,18 @@ use sea_orm::DatabaseConnection;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use cairn_auth::{Authenticator, Claims, PrincipalKind, Role};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use cairn_auth::{Authenticator, PrincipalKind};
 use cairn_core::{AgentId, Error, SnapshotId};
-use cairn_entity::CompanyScope;
+use cairn_entity::regional::agent;
+use cairn_entity::{CompanyScope, db_err};
+use cairn_orgs::access::{self, EVERYONE};
 use cairn_proto::backup::v1 as pb;
 use cairn_store::CellStore;
 
 use crate::index::{parse_ids, present};
+use crate::snapshots::{Retention, Visible};
 use crate::{ingest, read, snapshots};
 
 pub struct BackupService {
@@ -24,28 +29,54 @@ impl BackupService {
         BackupService { db, store, auth }
     }
 
-    /// An agent of the company, or one of its users. An agent's token stops
-    /// working the moment the agent is revoked or its company deleted.
-    async fn caller<T>(&self, request: &Request<T>) -> Result<(Claims, CompanyScope), Error> {
+    /// An agent of the company, or one of its users, as the database knows
+    /// them now: a revoked agent or a removed user is refused at once.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<(Caller, CompanyScope), Error> {
         let claims = self.auth.authenticate(request)?;
-        let scope = CompanyScope::new(claims.company_id()?);
         if claims.kind == PrincipalKind::Agent {
-            let agent = AgentId::parse(&claims.sub, "token.sub")?;
-            if !snapshots::agent_is_live(&self.db, scope, agent).await? {
-                return Err(Error::Unauthenticated("this agent was revoked".into()));
-            }
+            let (agent, scope) = access::agent_from_claims(&self.db, &claims).await?;
+            Ok((Caller::Agent(agent), scope))
         } else {
-            claims.require_role(&[Role::Owner, Role::Admin, Role::Member])?;
+            let user = access::user_from_claims(&self.db, claims, EVERYONE).await?;
+            let scope = user.scope;
+            Ok((Caller::User(user), scope))
         }
-        Ok((claims, scope))
     }
 
     /// Only an enrolled agent writes backups.
-    async fn agent<T>(&self, request: &Request<T>) -> Result<(AgentId, CompanyScope), Error> {
-        let (claims, scope) = self.caller(request).await?;
-        claims.require_kind(PrincipalKind::Agent)?;
-        Ok((AgentId::parse(&claims.sub, "token.sub")?, scope))
+    async fn agent<T>(&self, request: &Request<T>) -> Result<(agent::Model, CompanyScope), Error> {
+        let claims = self.auth.authenticate(request)?;
+        access::agent_from_claims(&self.db, &claims).await
     }
+
+    /// Whose snapshots the caller sees: owners and admins every machine's; a
+    /// member, and an agent, the machines of the same person (an agent that
+    /// belongs to nobody, only its own).
+    async fn visible(&self, caller: &Caller, scope: CompanyScope) -> Result<Visible, Error> {
+        let owner = match caller {
+            Caller::User(user) if user.is_admin() => return Ok(Visible::All),
+            Caller::User(user) => user.user.id,
+            Caller::Agent(agent) => match agent.owner_user_id {
+                Some(owner) => owner,
+                None => return Ok(Visible::Agents(vec![agent.id])),
+            },
+        };
+        let ids = agent::Entity::find()
+            .filter(agent::Column::CompanyId.eq(scope.uuid()))
+            .filter(agent::Column::OwnerUserId.eq(owner))
+            .all(&self.db)
+            .await
+            .map_err(db_err("finding a person's machines"))?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        Ok(Visible::Agents(ids))
+    }
+}
+
+enum Caller {
+    Agent(agent::Model),
+    User(access::UserCaller),
 }
 
 type ReadStream = ReceiverStream<Result<pb::ReadChunksResponse, Status>>;
@@ -71,9 +102,13 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<Streaming<pb::UploadPackRequest>>,
     ) -> Result<Response<pb::UploadPackResponse>, Status> {
-        let (_, scope) = self.agent(&request).await?;
+        let (agent, scope) = self.agent(&request).await?;
         let (header, body) = ingest::receive(request.into_inner()).await?;
-        let chunks_added = ingest::store_pack(&self.db, &self.store, scope, header, body).await?;
+        let chunks_added =
+            ingest::store_pack(&self.db, &self.store, scope, &agent, header, body).await?;
+        if let Err(err) = cairn_orgs::quota::alert_if_near(&self.db, scope, &agent).await {
+            tracing::warn!(error = %err, "could not check the quota alert");
+        }
         Ok(Response::new(pb::UploadPackResponse { chunks_added }))
     }
 
@@ -83,7 +118,12 @@ impl pb::backup_service_server::BackupService for BackupService {
     ) -> Result<Response<pb::CommitSnapshotResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
         let commit = snapshots::receive(request.into_inner()).await?;
-        let row = snapshots::commit(&self.db, scope, agent, commit).await?;
+        let group = cairn_orgs::groups::resolve(&self.db, scope, agent.group_id).await?;
+        let retention = Retention {
+            keep_last: usize::try_from(group.keep_last).unwrap_or(1).max(1),
+            keep_within_days: i64::from(group.keep_within_days),
+        };
+        let row = snapshots::commit(&self.db, scope, AgentId(agent.id), retention, commit).await?;
         Ok(Response::new(pb::CommitSnapshotResponse {
             snapshot: Some(snapshots::to_proto(row)),
         }))
@@ -93,12 +133,13 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::ListSnapshotsRequest>,
     ) -> Result<Response<pb::ListSnapshotsResponse>, Status> {
-        let (_, scope) = self.caller(&request).await?;
+        let (caller, scope) = self.caller(&request).await?;
         let agent = match request.get_ref().agent_id.as_str() {
             "" => None,
             id => Some(AgentId::parse(id, "agent_id")?),
         };
-        let rows = snapshots::list(&self.db, scope, agent).await?;
+        let visible = self.visible(&caller, scope).await?;
+        let rows = snapshots::list(&self.db, scope, &visible, agent).await?;
         Ok(Response::new(pb::ListSnapshotsResponse {
             snapshots: rows.into_iter().map(snapshots::to_proto).collect(),
         }))
@@ -108,9 +149,10 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::GetSnapshotRequest>,
     ) -> Result<Response<pb::GetSnapshotResponse>, Status> {
-        let (_, scope) = self.caller(&request).await?;
+        let (caller, scope) = self.caller(&request).await?;
         let id = SnapshotId::parse(&request.get_ref().snapshot_id, "snapshot_id")?;
-        let row = snapshots::get(&self.db, scope, id).await?;
+        let visible = self.visible(&caller, scope).await?;
+        let row = snapshots::get(&self.db, scope, &visible, id).await?;
         Ok(Response::new(pb::GetSnapshotResponse {
             snapshot: Some(snapshots::to_proto(row)),
         }))
@@ -120,12 +162,18 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::DeleteSnapshotRequest>,
     ) -> Result<Response<pb::DeleteSnapshotResponse>, Status> {
-        let (claims, scope) = self.caller(&request).await?;
-        if claims.kind != PrincipalKind::Agent {
-            claims.require_role(&[Role::Owner, Role::Admin])?;
+        let (caller, scope) = self.caller(&request).await?;
+        if let Caller::User(user) = &caller
+            && !user.is_admin()
+        {
+            return Err(Error::PermissionDenied(
+                "this call needs one of the roles: owner, admin".into(),
+            )
+            .into());
         }
         let id = SnapshotId::parse(&request.get_ref().snapshot_id, "snapshot_id")?;
-        snapshots::delete(&self.db, scope, id).await?;
+        let visible = self.visible(&caller, scope).await?;
+        snapshots::delete(&self.db, scope, &visible, id).await?;
         Ok(Response::new(pb::DeleteSnapshotResponse {}))
     }
 
@@ -135,7 +183,15 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::ReadChunksRequest>,
     ) -> Result<Response<Self::ReadChunksStream>, Status> {
-        let (_, scope) = self.caller(&request).await?;
+        let (caller, scope) = self.caller(&request).await?;
+        if let Caller::User(user) = &caller
+            && !user.is_admin()
+        {
+            return Err(Error::PermissionDenied(
+                "members restore through their machine's agent".into(),
+            )
+            .into());
+        }
         let ids = parse_ids("chunk_ids", &request.get_ref().chunk_ids)?;
         let rx = read::read_chunks(&self.db, self.store.clone(), scope, ids).await?;
         Ok(Response::new(ReceiverStream::new(rx)))

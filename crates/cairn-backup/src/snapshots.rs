@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use futures::{Stream, StreamExt};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 
 use cairn_core::validate::text;
@@ -72,10 +72,34 @@ where
     })
 }
 
+/// Which agents' snapshots a caller may see.
+#[derive(Clone, Debug)]
+pub(crate) enum Visible {
+    All,
+    Agents(Vec<uuid::Uuid>),
+}
+
+impl Visible {
+    fn allows(&self, agent: uuid::Uuid) -> bool {
+        match self {
+            Visible::All => true,
+            Visible::Agents(ids) => ids.contains(&agent),
+        }
+    }
+}
+
+/// How many snapshots of one agent are kept after a commit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Retention {
+    pub(crate) keep_last: usize,
+    pub(crate) keep_within_days: i64,
+}
+
 pub(crate) async fn commit(
     db: &DatabaseConnection,
     scope: CompanyScope,
     agent: AgentId,
+    retention: Retention,
     commit: Commit,
 ) -> Result<snapshot::Model, Error> {
     let held = present(db, scope, &commit.chunks).await?;
@@ -127,35 +151,65 @@ pub(crate) async fn commit(
         .await
         .map_err(db_err("recording snapshot chunks"))?;
     }
+    cairn_orgs::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
+    let forgotten = apply_retention(&txn, scope, agent, retention).await?;
     txn.commit()
         .await
         .map_err(db_err("committing a snapshot"))?;
-    tracing::info!(company = %scope.company(), snapshot = %id, "snapshot committed");
+    tracing::info!(company = %scope.company(), snapshot = %id, forgotten, "snapshot committed");
     Ok(row)
 }
 
-/// Whether `agent` is an enrolled, unrevoked agent of the company.
-pub(crate) async fn agent_is_live(
-    db: &DatabaseConnection,
+/// Forgets the agent's snapshots the policy no longer keeps: all but the
+/// newest `keep_last` that are older than `keep_within_days`.
+async fn apply_retention<C: ConnectionTrait>(
+    db: &C,
     scope: CompanyScope,
     agent: AgentId,
-) -> Result<bool, Error> {
-    Ok(agent::Entity::find()
-        .filter(agent::Column::CompanyId.eq(scope.uuid()))
-        .filter(agent::Column::Id.eq(agent.0))
-        .filter(agent::Column::RevokedAt.is_null())
-        .one(db)
+    retention: Retention,
+) -> Result<usize, Error> {
+    let rows = snapshot::Entity::find()
+        .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot::Column::AgentId.eq(agent.0))
+        .order_by_desc(snapshot::Column::CreatedAt)
+        .order_by_desc(snapshot::Column::Id)
+        .all(db)
         .await
-        .map_err(db_err("checking an agent"))?
-        .is_some())
+        .map_err(db_err("listing an agent's snapshots"))?;
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(retention.keep_within_days);
+    let expired: Vec<uuid::Uuid> = rows
+        .iter()
+        .skip(retention.keep_last)
+        .filter(|r| r.created_at < cutoff)
+        .map(|r| r.id)
+        .collect();
+    for batch in expired.chunks(QUERY_BATCH) {
+        snapshot_chunk::Entity::delete_many()
+            .filter(snapshot_chunk::Column::CompanyId.eq(scope.uuid()))
+            .filter(snapshot_chunk::Column::SnapshotId.is_in(batch.iter().copied()))
+            .exec(db)
+            .await
+            .map_err(db_err("forgetting snapshot chunks"))?;
+        snapshot::Entity::delete_many()
+            .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
+            .filter(snapshot::Column::Id.is_in(batch.iter().copied()))
+            .exec(db)
+            .await
+            .map_err(db_err("forgetting snapshots"))?;
+    }
+    Ok(expired.len())
 }
 
 pub(crate) async fn list(
     db: &DatabaseConnection,
     scope: CompanyScope,
+    visible: &Visible,
     agent: Option<AgentId>,
 ) -> Result<Vec<snapshot::Model>, Error> {
     let mut query = snapshot::Entity::find().filter(snapshot::Column::CompanyId.eq(scope.uuid()));
+    if let Visible::Agents(ids) = visible {
+        query = query.filter(snapshot::Column::AgentId.is_in(ids.iter().copied()));
+    }
     if let Some(agent) = agent {
         // Naming another company's agent is NOT_FOUND, not an empty list.
         let known = agent::Entity::find()
@@ -164,7 +218,7 @@ pub(crate) async fn list(
             .one(db)
             .await
             .map_err(db_err("finding an agent"))?;
-        if known.is_none() {
+        if known.is_none() || !visible.allows(agent.0) {
             return Err(Error::not_found(EntityKind::Agent, agent));
         }
         query = query.filter(snapshot::Column::AgentId.eq(agent.0));
@@ -179,6 +233,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     db: &DatabaseConnection,
     scope: CompanyScope,
+    visible: &Visible,
     id: SnapshotId,
 ) -> Result<snapshot::Model, Error> {
     snapshot::Entity::find()
@@ -187,6 +242,7 @@ pub(crate) async fn get(
         .one(db)
         .await
         .map_err(db_err("finding a snapshot"))?
+        .filter(|row| visible.allows(row.agent_id))
         .ok_or_else(|| Error::not_found(EntityKind::Snapshot, id))
 }
 
@@ -194,8 +250,10 @@ pub(crate) async fn get(
 pub(crate) async fn delete(
     db: &DatabaseConnection,
     scope: CompanyScope,
+    visible: &Visible,
     id: SnapshotId,
 ) -> Result<(), Error> {
+    get(db, scope, visible, id).await?;
     let txn = db
         .begin()
         .await

@@ -76,6 +76,10 @@ pub struct CellConfig {
     /// Sender of this cell's mail; defaults to `Cairn <no-reply@cairn.invalid>`.
     #[serde(default)]
     pub mail_from: Option<String>,
+    /// Seconds between the cell's maintenance passes (daily usage figures,
+    /// idle-agent alerts); defaults to 300.
+    #[serde(default)]
+    pub maintenance_every_secs: Option<u64>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -101,6 +105,7 @@ impl ServerConfig {
             directory_endpoint: None,
             smtp_url: None,
             mail_from: None,
+            maintenance_every_secs: None,
         };
         ServerConfig {
             data_dir: data_dir.into(),

@@ -22,6 +22,8 @@ pub enum EntityKind {
     Chunk,
     Pack,
     Cell,
+    Group,
+    Invitation,
 }
 
 impl fmt::Display for EntityKind {
@@ -36,6 +38,8 @@ impl fmt::Display for EntityKind {
             EntityKind::Chunk => "chunk",
             EntityKind::Pack => "pack",
             EntityKind::Cell => "cell",
+            EntityKind::Group => "group",
+            EntityKind::Invitation => "invitation",
         })
     }
 }

@@ -57,6 +57,8 @@ uuid_id!(CompanyId, "company_id");
 uuid_id!(UserId, "user_id");
 uuid_id!(AgentId, "agent_id");
 uuid_id!(SnapshotId, "snapshot_id");
+uuid_id!(GroupId, "group_id");
+uuid_id!(InvitationId, "invitation_id");
 
 macro_rules! hash_id {
     ($name:ident) => {

@@ -7,12 +7,13 @@
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod policy;
 pub mod region;
 pub mod secret;
 pub mod validate;
 
 pub use error::{EntityKind, Error, Result};
-pub use ids::{AgentId, ChunkId, CompanyId, PackId, SnapshotId, UserId};
+pub use ids::{AgentId, ChunkId, CompanyId, GroupId, InvitationId, PackId, SnapshotId, UserId};
 pub use region::Region;
 
 /// gRPC metadata key carrying the endpoint of the cell a request should go to.

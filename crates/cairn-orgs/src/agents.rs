@@ -3,12 +3,14 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
-use cairn_core::{AgentId, EntityKind, Error};
-use cairn_entity::regional::{agent, company};
+use cairn_core::{AgentId, EntityKind, Error, GroupId};
+use cairn_entity::regional::{agent, company, user};
 use cairn_entity::{CompanyScope, db_err};
+use cairn_proto::orgs::v1 as pb;
 
 use crate::enroll::secret_hash;
 
@@ -34,17 +36,199 @@ pub(crate) async fn check_credential(
     Ok(found)
 }
 
+/// The company's agents; only `owner`'s machines when given.
 pub(crate) async fn list(
     db: &DatabaseConnection,
     scope: CompanyScope,
-) -> Result<Vec<agent::Model>, Error> {
-    agent::Entity::find()
+    owner: Option<uuid::Uuid>,
+) -> Result<Vec<pb::Agent>, Error> {
+    let mut q = agent::Entity::find()
         .filter(agent::Column::CompanyId.eq(scope.uuid()))
-        .filter(agent::Column::RevokedAt.is_null())
+        .filter(agent::Column::RevokedAt.is_null());
+    if let Some(owner) = owner {
+        q = q.filter(agent::Column::OwnerUserId.eq(owner));
+    }
+    let rows = q
         .order_by_asc(agent::Column::EnrolledAt)
         .all(db)
         .await
-        .map_err(db_err("listing agents"))
+        .map_err(db_err("listing agents"))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(to_proto(db, scope, row).await?);
+    }
+    Ok(out)
+}
+
+/// An unrevoked agent of the company.
+pub(crate) async fn find<C: ConnectionTrait>(
+    db: &C,
+    scope: CompanyScope,
+    id: AgentId,
+) -> Result<agent::Model, Error> {
+    agent::Entity::find_by_id(id.0)
+        .filter(agent::Column::CompanyId.eq(scope.uuid()))
+        .filter(agent::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+        .map_err(db_err("finding an agent"))?
+        .ok_or_else(|| Error::not_found(EntityKind::Agent, id))
+}
+
+pub(crate) async fn to_proto<C: ConnectionTrait>(
+    db: &C,
+    scope: CompanyScope,
+    a: agent::Model,
+) -> Result<pb::Agent, Error> {
+    let company = company::Entity::find_by_id(scope.uuid())
+        .one(db)
+        .await
+        .map_err(db_err("finding a company"))?
+        .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
+    let group = crate::groups::resolve(db, scope, a.group_id).await?;
+    let owner_email = match a.owner_user_id {
+        Some(owner) => user::Entity::find_by_id(owner)
+            .filter(user::Column::CompanyId.eq(scope.uuid()))
+            .one(db)
+            .await
+            .map_err(db_err("finding an agent's owner"))?
+            .map(|u| u.email)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let idle = crate::alerts::is_idle(&a, company.idle_alert_days, Utc::now());
+    Ok(pb::Agent {
+        agent_id: a.id.to_string(),
+        hostname: a.hostname,
+        enrolled_at: a.enrolled_at.timestamp(),
+        owner_user_id: a.owner_user_id.map(|u| u.to_string()).unwrap_or_default(),
+        owner_email,
+        group_id: group.id.to_string(),
+        group_name: group.name,
+        last_backup_at: a.last_backup_at.map_or(0, |t| t.timestamp()),
+        last_result: a.last_result,
+        last_error: a.last_error,
+        bytes_protected: a.bytes_protected,
+        last_seen_at: a.last_seen_at.map_or(0, |t| t.timestamp()),
+        idle,
+        policy_version_seen: a.policy_version_seen,
+        policy_version: group.policy_version,
+    })
+}
+
+pub(crate) async fn rename(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    id: AgentId,
+    hostname: String,
+) -> Result<pb::Agent, Error> {
+    let found = find(db, scope, id).await?;
+    let mut active = found.into_active_model();
+    active.hostname = Set(hostname);
+    let row = active
+        .update(db)
+        .await
+        .map_err(db_err("renaming an agent"))?;
+    to_proto(db, scope, row).await
+}
+
+/// Moves an agent to a group; it shows the new policy as pending until its
+/// next check-in.
+pub(crate) async fn move_to(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    id: AgentId,
+    group: GroupId,
+) -> Result<pb::Agent, Error> {
+    let g = crate::groups::find(db, scope, group).await?;
+    let found = find(db, scope, id).await?;
+    let mut active = found.into_active_model();
+    active.group_id = Set(Some(g.id));
+    active.policy_version_seen = Set(0);
+    let row = active.update(db).await.map_err(db_err("moving an agent"))?;
+    to_proto(db, scope, row).await
+}
+
+/// An agent checks in: it is alive and runs `policy_version`; it gets its
+/// group's policy back.
+pub(crate) async fn check_in(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    a: agent::Model,
+    policy_version: i64,
+) -> Result<pb::CheckInResponse, Error> {
+    let group = crate::groups::resolve(db, scope, a.group_id).await?;
+    let policy = crate::groups::policy_of(&group)?;
+    agent::Entity::update_many()
+        .col_expr(agent::Column::LastSeenAt, Expr::value(Utc::now()))
+        .col_expr(
+            agent::Column::PolicyVersionSeen,
+            Expr::value(policy_version),
+        )
+        .filter(agent::Column::Id.eq(a.id))
+        .exec(db)
+        .await
+        .map_err(db_err("recording a check-in"))?;
+    Ok(pb::CheckInResponse {
+        policy: Some(policy.to_proto()),
+        policy_version: group.policy_version,
+        group_id: group.id.to_string(),
+        group_name: group.name,
+        hostname: a.hostname,
+    })
+}
+
+/// An agent reports a backup attempt's result.
+pub(crate) async fn report(
+    db: &DatabaseConnection,
+    a: &agent::Model,
+    ok: bool,
+    error: &str,
+) -> Result<(), Error> {
+    let error: String = error.chars().take(500).collect();
+    let now = Utc::now();
+    agent::Entity::update_many()
+        .col_expr(agent::Column::LastSeenAt, Expr::value(now))
+        .col_expr(agent::Column::LastAttemptAt, Expr::value(now))
+        .col_expr(
+            agent::Column::LastResult,
+            Expr::value(if ok { "ok" } else { "failed" }),
+        )
+        .col_expr(
+            agent::Column::LastError,
+            Expr::value(if ok { String::new() } else { error }),
+        )
+        .filter(agent::Column::Id.eq(a.id))
+        .exec(db)
+        .await
+        .map_err(db_err("recording a backup result"))?;
+    Ok(())
+}
+
+/// A snapshot was committed: the agent's backup completed now, protecting
+/// `bytes`; an idle spell ends.
+pub async fn record_backup<C: ConnectionTrait>(
+    db: &C,
+    agent_id: AgentId,
+    bytes: i64,
+) -> Result<(), Error> {
+    let now = Utc::now();
+    agent::Entity::update_many()
+        .col_expr(agent::Column::LastSeenAt, Expr::value(now))
+        .col_expr(agent::Column::LastAttemptAt, Expr::value(now))
+        .col_expr(agent::Column::LastBackupAt, Expr::value(now))
+        .col_expr(agent::Column::LastResult, Expr::value("ok"))
+        .col_expr(agent::Column::LastError, Expr::value(""))
+        .col_expr(agent::Column::BytesProtected, Expr::value(bytes))
+        .col_expr(
+            agent::Column::IdleAlertAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(agent::Column::Id.eq(agent_id.0))
+        .exec(db)
+        .await
+        .map_err(db_err("recording a completed backup"))?;
+    Ok(())
 }
 
 /// Revokes an agent of the company: its seat is free and its credential dead.

@@ -51,6 +51,10 @@ pub(crate) async fn update(
         .postal_code
         .map(|v| postal_code("postal_code", &v))
         .transpose()?;
+    let idle_alert_days = req
+        .idle_alert_days
+        .map(|v| count("idle_alert_days", i64::from(v), 1, 365).map(|v| v as i32))
+        .transpose()?;
 
     let txn = db
         .begin()
@@ -68,7 +72,16 @@ pub(crate) async fn update(
             }
         )+};
     }
-    apply!(name, industry, employees, phone, city, state, postal_code);
+    apply!(
+        name,
+        industry,
+        employees,
+        phone,
+        city,
+        state,
+        postal_code,
+        idle_alert_days
+    );
     if changed.is_empty() {
         return Ok(());
     }
@@ -134,4 +147,43 @@ pub(crate) async fn set_seats(
     txn.commit()
         .await
         .map_err(db_err("committing a seat change"))
+}
+
+/// Sets the company's storage quota (bytes; 0 for none).
+pub(crate) async fn set_quota(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    actor: &Actor<'_>,
+    quota_bytes: i64,
+) -> Result<(), Error> {
+    let quota = match quota_bytes {
+        0 => None,
+        b if b > 0 => Some(b),
+        _ => {
+            return Err(Error::invalid(
+                "quota_bytes",
+                "must be a number of bytes, or 0 for no quota",
+            ));
+        }
+    };
+    let txn = db
+        .begin()
+        .await
+        .map_err(db_err("starting a quota change"))?;
+    let found = locked(&txn, scope).await?;
+    let raised = quota.unwrap_or(i64::MAX) > found.quota_bytes.unwrap_or(i64::MAX);
+    let mut active = found.into_active_model();
+    active.quota_bytes = Set(quota);
+    if raised {
+        // A higher quota gets a new alert when it is neared again.
+        active.quota_alert_at = Set(None);
+    }
+    active
+        .update(&txn)
+        .await
+        .map_err(db_err("setting a quota"))?;
+    record(&txn, scope, actor, "company.quota", "quota_bytes").await?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a quota change"))
 }

@@ -37,6 +37,8 @@ pub(crate) async fn create_key(
     scope: CompanyScope,
     region: Region,
     created_by: UserId,
+    owner: UserId,
+    group: Option<uuid::Uuid>,
     ttl_hours: u32,
 ) -> Result<NewKey, Error> {
     let ttl_hours = match ttl_hours {
@@ -57,6 +59,8 @@ pub(crate) async fn create_key(
         expires_at: Set(expires),
         used_at: Set(None),
         used_by_agent: Set(None),
+        owner_user_id: Set(Some(owner.0)),
+        group_id: Set(group),
     }
     .insert(db)
     .await
@@ -86,6 +90,20 @@ pub(crate) async fn require_confirmed(
         ));
     }
     Ok(())
+}
+
+/// A user of the company.
+pub(crate) async fn find_user(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    id: UserId,
+) -> Result<user::Model, Error> {
+    user::Entity::find_by_id(id.0)
+        .filter(user::Column::CompanyId.eq(scope.uuid()))
+        .one(db)
+        .await
+        .map_err(db_err("finding a user"))?
+        .ok_or_else(|| Error::not_found(EntityKind::User, id))
 }
 
 /// Splits a key into its region and secret.
@@ -167,6 +185,17 @@ pub(crate) async fn enroll(
         ));
     }
     let credential = random_secret();
+    let owner = key.owner_user_id.unwrap_or(key.created_by);
+    // The key's group, else the owner's.
+    let group = match key.group_id {
+        Some(g) => Some(g),
+        None => user::Entity::find_by_id(owner)
+            .filter(user::Column::CompanyId.eq(company.id))
+            .one(&txn)
+            .await
+            .map_err(db_err("finding a machine's owner"))?
+            .and_then(|u| u.group_id),
+    };
     agent::ActiveModel {
         id: Set(agent_id.0),
         company_id: Set(company.id),
@@ -174,6 +203,16 @@ pub(crate) async fn enroll(
         credential_hash: Set(secret_hash(&credential)),
         enrolled_at: Set(now),
         revoked_at: Set(None),
+        owner_user_id: Set(Some(owner)),
+        group_id: Set(group),
+        last_seen_at: Set(None),
+        last_attempt_at: Set(None),
+        last_backup_at: Set(None),
+        last_result: Set(String::new()),
+        last_error: Set(String::new()),
+        bytes_protected: Set(0),
+        policy_version_seen: Set(0),
+        idle_alert_at: Set(None),
     }
     .insert(&txn)
     .await

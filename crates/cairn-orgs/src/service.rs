@@ -5,16 +5,17 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
-use cairn_auth::{Authenticator, Claims, PrincipalKind, Role, TokenIssuer, client_ip};
+use cairn_auth::{Authenticator, PrincipalKind, Role, TokenIssuer, client_ip};
 use cairn_core::validate::text;
-use cairn_core::{AgentId, Error, UserId};
+use cairn_core::{AgentId, Error, GroupId, UserId};
 use cairn_crypto::MasterKey;
 use cairn_entity::CompanyScope;
 use cairn_entity::audit_log::Actor;
 use cairn_proto::common::v1::AccessToken;
 use cairn_proto::orgs::v1 as pb;
 
-use crate::{agents, company, enroll};
+use crate::access::{self, ADMINS, EVERYONE};
+use crate::{agents, company, enroll, groups, usage};
 
 pub struct OrgsService {
     db: DatabaseConnection,
@@ -38,20 +39,21 @@ impl OrgsService {
         }
     }
 
-    /// An authenticated user of the company with one of `roles`.
-    fn admin<T>(
+    async fn user<T>(
         &self,
         request: &Request<T>,
         roles: &[Role],
-    ) -> Result<(Claims, CompanyScope), Error> {
-        let claims = self.auth.authenticate(request)?;
-        claims.require_role(roles)?;
-        let scope = CompanyScope::new(claims.company_id()?);
-        Ok((claims, scope))
+    ) -> Result<access::UserCaller, Error> {
+        access::user(&self.db, &self.auth, request, roles).await
     }
 }
 
-const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
+fn actor<'a>(caller: &access::UserCaller, ip: &'a str) -> Actor<'a> {
+    Actor {
+        id: caller.actor_id(),
+        ip,
+    }
+}
 
 impl OrgsService {
     async fn company(&self, scope: CompanyScope) -> Result<pb::GetCompanyResponse, Error> {
@@ -69,6 +71,9 @@ impl OrgsService {
             city: company.city,
             state: company.state,
             postal_code: company.postal_code,
+            quota_bytes: company.quota_bytes.unwrap_or(0),
+            stored_bytes: crate::quota::company_stored_bytes(&self.db, scope).await?,
+            idle_alert_days: company.idle_alert_days,
         })
     }
 }
@@ -79,21 +84,18 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::GetCompanyRequest>,
     ) -> Result<Response<pb::GetCompanyResponse>, Status> {
-        let (_, scope) = self.admin(&request, &[Role::Owner, Role::Admin, Role::Member])?;
-        Ok(Response::new(self.company(scope).await?))
+        let caller = self.user(&request, EVERYONE).await?;
+        Ok(Response::new(self.company(caller.scope).await?))
     }
 
     async fn update_company(
         &self,
         request: Request<pb::UpdateCompanyRequest>,
     ) -> Result<Response<pb::GetCompanyResponse>, Status> {
-        let (claims, scope) = self.admin(&request, ADMINS)?;
+        let caller = self.user(&request, ADMINS).await?;
         let ip = client_ip(&request);
-        let actor = Actor {
-            id: format!("user:{}", claims.sub),
-            ip: &ip,
-        };
-        company::update(&self.db, scope, &actor, request.into_inner()).await?;
+        let scope = caller.scope;
+        company::update(&self.db, scope, &actor(&caller, &ip), request.into_inner()).await?;
         Ok(Response::new(self.company(scope).await?))
     }
 
@@ -101,8 +103,8 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::ListEmployeeCountsRequest>,
     ) -> Result<Response<pb::ListEmployeeCountsResponse>, Status> {
-        let (_, scope) = self.admin(&request, ADMINS)?;
-        let changes = company::employee_counts(&self.db, scope)
+        let caller = self.user(&request, ADMINS).await?;
+        let changes = company::employee_counts(&self.db, caller.scope)
             .await?
             .into_iter()
             .map(|c| pb::EmployeeCountChange {
@@ -120,13 +122,16 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         request: Request<pb::SetSeatsRequest>,
     ) -> Result<Response<pb::GetCompanyResponse>, Status> {
         // Seats are billing: the owner's call.
-        let (claims, scope) = self.admin(&request, &[Role::Owner])?;
+        let caller = self.user(&request, &[Role::Owner]).await?;
         let ip = client_ip(&request);
-        let actor = Actor {
-            id: format!("user:{}", claims.sub),
-            ip: &ip,
-        };
-        company::set_seats(&self.db, scope, &actor, request.get_ref().seats).await?;
+        let scope = caller.scope;
+        company::set_seats(
+            &self.db,
+            scope,
+            &actor(&caller, &ip),
+            request.get_ref().seats,
+        )
+        .await?;
         Ok(Response::new(self.company(scope).await?))
     }
 
@@ -134,15 +139,47 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::CreateEnrollmentKeyRequest>,
     ) -> Result<Response<pb::CreateEnrollmentKeyResponse>, Status> {
-        let (claims, scope) = self.admin(&request, ADMINS)?;
-        let user = UserId::parse(&claims.sub, "token.sub")?;
-        enroll::require_confirmed(&self.db, scope, user).await?;
+        // Members enroll their own machines; admins anyone's.
+        let caller = self.user(&request, EVERYONE).await?;
+        let scope = caller.scope;
+        let req = request.get_ref();
+        enroll::require_confirmed(&self.db, scope, caller.id()).await?;
+        let owner = match req.owner_user_id.as_str() {
+            "" => caller.id(),
+            id => {
+                let owner = UserId::parse(id, "owner_user_id")?;
+                if owner != caller.id() && !caller.is_admin() {
+                    return Err(Error::PermissionDenied(
+                        "members can only enroll their own machines".into(),
+                    )
+                    .into());
+                }
+                enroll::find_user(&self.db, scope, owner).await?;
+                owner
+            }
+        };
+        let group = match req.group_id.as_str() {
+            "" => None,
+            _ if !caller.is_admin() => {
+                return Err(Error::PermissionDenied(
+                    "only owners and admins choose an agent's group".into(),
+                )
+                .into());
+            }
+            id => Some(
+                groups::find(&self.db, scope, GroupId::parse(id, "group_id")?)
+                    .await?
+                    .id,
+            ),
+        };
         let key = enroll::create_key(
             &self.db,
             scope,
             self.auth.region(),
-            user,
-            request.get_ref().ttl_hours,
+            caller.id(),
+            owner,
+            group,
+            req.ttl_hours,
         )
         .await?;
         Ok(Response::new(pb::CreateEnrollmentKeyResponse {
@@ -194,16 +231,10 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::ListAgentsRequest>,
     ) -> Result<Response<pb::ListAgentsResponse>, Status> {
-        let (_, scope) = self.admin(&request, ADMINS)?;
-        let agents = agents::list(&self.db, scope)
-            .await?
-            .into_iter()
-            .map(|a| pb::Agent {
-                agent_id: a.id.to_string(),
-                hostname: a.hostname,
-                enrolled_at: a.enrolled_at.timestamp(),
-            })
-            .collect();
+        let caller = self.user(&request, EVERYONE).await?;
+        // Members see their own machines.
+        let owner = (!caller.is_admin()).then_some(caller.user.id);
+        let agents = agents::list(&self.db, caller.scope, owner).await?;
         Ok(Response::new(pb::ListAgentsResponse { agents }))
     }
 
@@ -211,9 +242,135 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::RevokeAgentRequest>,
     ) -> Result<Response<pb::RevokeAgentResponse>, Status> {
-        let (_, scope) = self.admin(&request, ADMINS)?;
+        let caller = self.user(&request, ADMINS).await?;
         let agent_id = AgentId::parse(&request.get_ref().agent_id, "agent_id")?;
-        agents::revoke(&self.db, scope, agent_id).await?;
+        agents::revoke(&self.db, caller.scope, agent_id).await?;
         Ok(Response::new(pb::RevokeAgentResponse {}))
+    }
+
+    async fn rename_agent(
+        &self,
+        request: Request<pb::RenameAgentRequest>,
+    ) -> Result<Response<pb::Agent>, Status> {
+        let caller = self.user(&request, ADMINS).await?;
+        let req = request.get_ref();
+        let agent_id = AgentId::parse(&req.agent_id, "agent_id")?;
+        let hostname = text("hostname", &req.hostname, 253)?;
+        Ok(Response::new(
+            agents::rename(&self.db, caller.scope, agent_id, hostname).await?,
+        ))
+    }
+
+    async fn move_agent(
+        &self,
+        request: Request<pb::MoveAgentRequest>,
+    ) -> Result<Response<pb::Agent>, Status> {
+        let caller = self.user(&request, ADMINS).await?;
+        let req = request.get_ref();
+        let agent_id = AgentId::parse(&req.agent_id, "agent_id")?;
+        let group = GroupId::parse(&req.group_id, "group_id")?;
+        Ok(Response::new(
+            agents::move_to(&self.db, caller.scope, agent_id, group).await?,
+        ))
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let caller = self.user(&request, EVERYONE).await?;
+        let groups = groups::list(&self.db, caller.scope).await?;
+        Ok(Response::new(pb::ListGroupsResponse { groups }))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let caller = self.user(&request, ADMINS).await?;
+        let ip = client_ip(&request);
+        let group = groups::create(
+            &self.db,
+            caller.scope,
+            &actor(&caller, &ip),
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(group))
+    }
+
+    async fn update_group(
+        &self,
+        request: Request<pb::UpdateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let caller = self.user(&request, ADMINS).await?;
+        let ip = client_ip(&request);
+        let group = groups::update(
+            &self.db,
+            caller.scope,
+            &actor(&caller, &ip),
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(group))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        let caller = self.user(&request, ADMINS).await?;
+        let ip = client_ip(&request);
+        let id = GroupId::parse(&request.get_ref().group_id, "group_id")?;
+        groups::delete(&self.db, caller.scope, &actor(&caller, &ip), id).await?;
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    async fn set_quota(
+        &self,
+        request: Request<pb::SetQuotaRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        // The quota is what the company pays for: the owner's call.
+        let caller = self.user(&request, &[Role::Owner]).await?;
+        let ip = client_ip(&request);
+        let scope = caller.scope;
+        company::set_quota(
+            &self.db,
+            scope,
+            &actor(&caller, &ip),
+            request.get_ref().quota_bytes,
+        )
+        .await?;
+        Ok(Response::new(self.company(scope).await?))
+    }
+
+    async fn get_usage(
+        &self,
+        request: Request<pb::GetUsageRequest>,
+    ) -> Result<Response<pb::GetUsageResponse>, Status> {
+        let caller = self.user(&request, ADMINS).await?;
+        let days = usage::get(&self.db, caller.scope, request.get_ref()).await?;
+        Ok(Response::new(pb::GetUsageResponse { days }))
+    }
+
+    async fn check_in(
+        &self,
+        request: Request<pb::CheckInRequest>,
+    ) -> Result<Response<pb::CheckInResponse>, Status> {
+        let (agent, scope) = access::agent(&self.db, &self.auth, &request).await?;
+        let version = request.get_ref().policy_version;
+        Ok(Response::new(
+            agents::check_in(&self.db, scope, agent, version).await?,
+        ))
+    }
+
+    async fn report_backup(
+        &self,
+        request: Request<pb::ReportBackupRequest>,
+    ) -> Result<Response<pb::ReportBackupResponse>, Status> {
+        let (agent, _) = access::agent(&self.db, &self.auth, &request).await?;
+        let req = request.get_ref();
+        agents::report(&self.db, &agent, req.ok, &req.error).await?;
+        Ok(Response::new(pb::ReportBackupResponse {}))
     }
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
 
-use cairn_accounts::{AccountsService, DirectoryLink};
+use cairn_accounts::{AccountsService, DirectoryLink, UsersService};
 use cairn_auth::{Authenticator, SigningKey, TokenIssuer, TokenVerifier};
 use cairn_backup::BackupService;
 use cairn_core::Region;
@@ -28,6 +28,7 @@ use cairn_directory::{DirectoryRepo, DirectoryService, Hasher};
 use cairn_orgs::OrgsService;
 use cairn_outbox::{Mailer, OutboxWorker};
 use cairn_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
+use cairn_proto::accounts::v1::users_service_server::UsersServiceServer;
 use cairn_proto::backup::v1::backup_service_server::BackupServiceServer;
 use cairn_proto::directory::v1::directory_service_server::DirectoryServiceServer;
 use cairn_proto::orgs::v1::orgs_service_server::OrgsServiceServer;
@@ -248,6 +249,16 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             Ok(())
         });
 
+        let maintenance_db = db.clone();
+        let every = Duration::from_secs(cell.maintenance_every_secs.unwrap_or(300).max(1));
+        let wake = wake_mail.clone();
+        let stop_maintenance = cancel.clone();
+        tasks.spawn(async move {
+            cairn_orgs::maintenance::run(maintenance_db, every, wake, stop_maintenance).await;
+            Ok(())
+        });
+
+        let users = UsersService::new(db.clone(), auth.clone(), link.clone(), wake_mail.clone());
         let accounts = AccountsService::new(
             db.clone(),
             auth.clone(),
@@ -263,6 +274,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             region.as_str(),
             &[
                 "cairn.accounts.v1.AccountsService",
+                "cairn.accounts.v1.UsersService",
                 "cairn.orgs.v1.OrgsService",
                 "cairn.backup.v1.BackupService",
             ],
@@ -272,6 +284,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .set_serving::<AccountsServiceServer<AccountsService>>()
             .await;
         reporter
+            .set_serving::<UsersServiceServer<UsersService>>()
+            .await;
+        reporter
             .set_serving::<OrgsServiceServer<OrgsService>>()
             .await;
         reporter
@@ -279,6 +294,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .await;
         let router = router
             .add_service(AccountsServiceServer::new(accounts))
+            .add_service(UsersServiceServer::new(users))
             .add_service(OrgsServiceServer::new(orgs))
             .add_service(
                 BackupServiceServer::new(backup)

@@ -19,7 +19,7 @@ use crate::session::{authed, load_session};
 use crate::{AccountCommand, connect, status};
 
 /// The endpoint of the cell a `<region>-...` code belongs to.
-async fn cell_of_code(directory: &str, code: &str) -> anyhow::Result<String> {
+pub(crate) async fn cell_of_code(directory: &str, code: &str) -> anyhow::Result<String> {
     let region: cairn_core::Region = code
         .trim()
         .split_once('-')

@@ -5,6 +5,7 @@
 //! A thin gRPC client: every rule is enforced by the server.
 
 mod account;
+mod admin;
 mod session;
 
 use std::ffi::OsString;
@@ -24,10 +25,11 @@ use cairn_proto::directory::v1::{
     LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
 };
 use cairn_proto::orgs::v1::{
-    CreateEnrollmentKeyRequest, GetCompanyRequest, ListAgentsRequest, ListEmployeeCountsRequest,
-    RevokeAgentRequest, SetSeatsRequest, UpdateCompanyRequest,
-    orgs_service_client::OrgsServiceClient,
+    CreateEnrollmentKeyRequest, GetCompanyRequest, ListEmployeeCountsRequest, SetQuotaRequest,
+    SetSeatsRequest, UpdateCompanyRequest, orgs_service_client::OrgsServiceClient,
 };
+
+use crate::admin::{AgentCommand, GroupCommand, InvitationCommand, UserCommand};
 
 #[derive(Parser)]
 #[command(name = "cairnctl", version, about = "Cairn admin command line")]
@@ -122,10 +124,37 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
-    /// The company's agents.
+    /// The company's agents (members: their own machines).
     Agents {
         #[command(subcommand)]
         command: AgentCommand,
+    },
+    /// Groups of users and machines, and their backup policies.
+    Groups {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// The company's users and invitations.
+    Users {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Accept an invitation you received by mail.
+    Invitation {
+        #[command(subcommand)]
+        command: InvitationCommand,
+    },
+    /// Usage per day: seats, bytes protected, bytes stored.
+    Usage {
+        /// First day, YYYY-MM-DD (default: 29 days before --to).
+        #[arg(long, default_value = "")]
+        from: String,
+        /// Last day, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, default_value = "")]
+        to: String,
+        /// CSV with exact byte counts instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -211,11 +240,16 @@ enum CompanyCommand {
         state: Option<String>,
         #[arg(long)]
         postal_code: Option<String>,
+        /// Days without a completed backup before a machine raises an alert.
+        #[arg(long)]
+        idle_alert_days: Option<i32>,
     },
     /// How the number of employees changed over time.
     Employees,
     /// Set the number of seats bought (the owner).
     Seats { seats: i64 },
+    /// Set the storage quota, e.g. 500GiB; 0 for none (the owner).
+    Quota { size: String },
 }
 
 #[derive(Subcommand)]
@@ -225,13 +259,13 @@ enum KeyCommand {
         /// Hours the key stays valid (1 to 720).
         #[arg(long, default_value_t = 72)]
         ttl_hours: u32,
+        /// Whose machine it is (a user id; owners and admins). Default: yours.
+        #[arg(long)]
+        for_user: Option<String>,
+        /// The machine's group (id or name; owners and admins). Default: its owner's.
+        #[arg(long)]
+        group: Option<String>,
     },
-}
-
-#[derive(Subcommand)]
-enum AgentCommand {
-    List,
-    Revoke { agent_id: String },
 }
 
 fn default_session() -> PathBuf {
@@ -390,6 +424,7 @@ where
                     city,
                     state,
                     postal_code,
+                    idle_alert_days,
                 }) => {
                     let request = UpdateCompanyRequest {
                         name,
@@ -399,6 +434,7 @@ where
                         city,
                         state,
                         postal_code,
+                        idle_alert_days,
                     };
                     client
                         .update_company(authed(&session, request)?)
@@ -406,6 +442,16 @@ where
                         .map_err(status("cannot update the company"))?
                         .into_inner()
                 }
+                Some(CompanyCommand::Quota { size }) => client
+                    .set_quota(authed(
+                        &session,
+                        SetQuotaRequest {
+                            quota_bytes: admin::parse_size("quota", &size)?,
+                        },
+                    )?)
+                    .await
+                    .map_err(status("cannot set the quota"))?
+                    .into_inner(),
                 Some(CompanyCommand::Seats { seats }) => client
                     .set_seats(authed(&session, SetSeatsRequest { seats })?)
                     .await
@@ -430,53 +476,53 @@ where
             };
             writeln!(
                 out,
-                "{} ({}), {} employees, {}; seats {} used of {}",
-                c.name, c.industry, c.employees, c.country, c.seats_used, c.seats_total
+                "{} ({}), {} employees, {}; seats {} used of {}; storage {} of {}",
+                c.name,
+                c.industry,
+                c.employees,
+                c.country,
+                c.seats_used,
+                c.seats_total,
+                admin::size(c.stored_bytes),
+                match c.quota_bytes {
+                    0 => "no quota".to_owned(),
+                    q => admin::size(q),
+                }
             )?;
         }
         Command::EnrollmentKey {
-            command: KeyCommand::Create { ttl_hours },
+            command:
+                KeyCommand::Create {
+                    ttl_hours,
+                    for_user,
+                    group,
+                },
         } => {
             let session = load_session(&session_path).await?;
+            let group_id = match group {
+                Some(g) => admin::group(&session, &g).await?.group_id,
+                None => String::new(),
+            };
+            let request = CreateEnrollmentKeyRequest {
+                ttl_hours,
+                owner_user_id: for_user.unwrap_or_default(),
+                group_id,
+            };
             let key = OrgsServiceClient::new(connect(&session.endpoint).await?)
-                .create_enrollment_key(authed(&session, CreateEnrollmentKeyRequest { ttl_hours })?)
+                .create_enrollment_key(authed(&session, request)?)
                 .await
                 .map_err(status("cannot create an enrollment key"))?
                 .into_inner();
             writeln!(out, "{}", key.key)?;
         }
-        Command::Agents { command } => {
-            let session = load_session(&session_path).await?;
-            let mut client = OrgsServiceClient::new(connect(&session.endpoint).await?);
-            match command {
-                AgentCommand::List => {
-                    let agents = client
-                        .list_agents(authed(&session, ListAgentsRequest {})?)
-                        .await
-                        .map_err(status("cannot list agents"))?
-                        .into_inner()
-                        .agents;
-                    for a in agents {
-                        writeln!(
-                            out,
-                            "{}  {}  enrolled {}",
-                            a.agent_id, a.hostname, a.enrolled_at
-                        )?;
-                    }
-                }
-                AgentCommand::Revoke { agent_id } => {
-                    client
-                        .revoke_agent(authed(
-                            &session,
-                            RevokeAgentRequest {
-                                agent_id: agent_id.clone(),
-                            },
-                        )?)
-                        .await
-                        .map_err(status("cannot revoke the agent"))?;
-                    writeln!(out, "agent {agent_id} revoked; its seat is free")?;
-                }
-            }
+        Command::Agents { command } => admin::run_agents(&session_path, command, out).await?,
+        Command::Groups { command } => admin::run_groups(&session_path, command, out).await?,
+        Command::Users { command } => admin::run_users(&session_path, command, out).await?,
+        Command::Invitation { command } => {
+            admin::run_invitation(&cli.directory, command, out).await?
+        }
+        Command::Usage { from, to, csv } => {
+            admin::run_usage(&session_path, from, to, csv, out).await?
         }
     }
     Ok(())

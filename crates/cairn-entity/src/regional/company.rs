@@ -23,6 +23,12 @@ pub struct Model {
     pub postal_code: String,
     /// Address the sign-up came from.
     pub signup_ip: String,
+    /// Stored bytes the company may hold; none is unlimited.
+    pub quota_bytes: Option<i64>,
+    /// When the 90 percent alert went out; cleared when usage falls below.
+    pub quota_alert_at: Option<DateTimeUtc>,
+    /// Days without a completed backup before an agent counts as idle.
+    pub idle_alert_days: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

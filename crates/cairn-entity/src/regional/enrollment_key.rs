@@ -15,6 +15,10 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
     pub used_by_agent: Option<Uuid>,
+    /// Whose machine the enrolled agent is; none is `created_by`.
+    pub owner_user_id: Option<Uuid>,
+    /// The enrolled agent's group; none is the owner's group.
+    pub group_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

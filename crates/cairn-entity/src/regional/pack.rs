@@ -12,6 +12,8 @@ pub struct Model {
     pub object_key: String,
     pub size: i64,
     pub created_at: DateTimeUtc,
+    /// The agent that uploaded it (for group quotas).
+    pub agent_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

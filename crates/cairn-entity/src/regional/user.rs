@@ -24,6 +24,8 @@ pub struct Model {
     pub email_confirmed_at: Option<DateTimeUtc>,
     /// Marketing mail is not sent; service mail still is.
     pub marketing_opt_out: bool,
+    /// The user's group; none is the company's default group.
+    pub group_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

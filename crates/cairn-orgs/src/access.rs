@@ -1,0 +1,124 @@
+//! Who is calling, with the role the database gives them now: a role change
+//! or a removal takes effect on the next call, not when the token expires.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use cairn_auth::{Authenticator, Claims, PrincipalKind, Role};
+use cairn_core::{AgentId, Error, UserId};
+use cairn_entity::regional::{agent, user};
+use cairn_entity::{CompanyScope, db_err};
+
+pub const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
+pub const EVERYONE: &[Role] = &[Role::Owner, Role::Admin, Role::Member];
+
+/// A user of a company, as the database knows them at this call.
+#[derive(Clone, Debug)]
+pub struct UserCaller {
+    pub claims: Claims,
+    pub scope: CompanyScope,
+    pub user: user::Model,
+    pub role: Role,
+}
+
+impl UserCaller {
+    pub fn id(&self) -> UserId {
+        UserId(self.user.id)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        ADMINS.contains(&self.role)
+    }
+
+    /// `user:<id>`, as the audit log names people.
+    pub fn actor_id(&self) -> String {
+        format!("user:{}", self.user.id)
+    }
+}
+
+pub fn parse_role(field: &str, value: &str) -> Result<Role, Error> {
+    match value {
+        "owner" => Ok(Role::Owner),
+        "admin" => Ok(Role::Admin),
+        "member" => Ok(Role::Member),
+        _ => Err(Error::invalid(
+            field,
+            format!("`{value}` is not a role: use owner, admin or member"),
+        )),
+    }
+}
+
+fn denied(roles: &[Role]) -> Error {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    Error::PermissionDenied(format!(
+        "this call needs one of the roles: {}",
+        names.join(", ")
+    ))
+}
+
+/// Authenticates a user token and checks the user's current role.
+pub async fn user<C: ConnectionTrait, T>(
+    db: &C,
+    auth: &Authenticator,
+    request: &tonic::Request<T>,
+    roles: &[Role],
+) -> Result<UserCaller, Error> {
+    let claims = auth.authenticate(request)?;
+    user_from_claims(db, claims, roles).await
+}
+
+pub async fn user_from_claims<C: ConnectionTrait>(
+    db: &C,
+    claims: Claims,
+    roles: &[Role],
+) -> Result<UserCaller, Error> {
+    if claims.kind != PrincipalKind::User {
+        return Err(denied(roles));
+    }
+    let scope = CompanyScope::new(claims.company_id()?);
+    let id = UserId::parse(&claims.sub, "token.sub")
+        .map_err(|_| Error::Unauthenticated("token has no valid user".into()))?;
+    let found = user::Entity::find_by_id(id.0)
+        .filter(user::Column::CompanyId.eq(scope.uuid()))
+        .one(db)
+        .await
+        .map_err(db_err("finding the caller"))?
+        .ok_or_else(|| Error::Unauthenticated("this account no longer exists".into()))?;
+    let role = parse_role("role", &found.role)
+        .map_err(|_| Error::internal(format!("user {} has an unknown role", found.id)))?;
+    if !roles.contains(&role) {
+        return Err(denied(roles));
+    }
+    Ok(UserCaller {
+        claims,
+        scope,
+        user: found,
+        role,
+    })
+}
+
+/// Authenticates an agent token; a revoked agent is refused at once.
+pub async fn agent<C: ConnectionTrait, T>(
+    db: &C,
+    auth: &Authenticator,
+    request: &tonic::Request<T>,
+) -> Result<(agent::Model, CompanyScope), Error> {
+    let claims = auth.authenticate(request)?;
+    agent_from_claims(db, &claims).await
+}
+
+pub async fn agent_from_claims<C: ConnectionTrait>(
+    db: &C,
+    claims: &Claims,
+) -> Result<(agent::Model, CompanyScope), Error> {
+    claims.require_kind(PrincipalKind::Agent)?;
+    let scope = CompanyScope::new(claims.company_id()?);
+    let id = AgentId::parse(&claims.sub, "token.sub")?;
+    let found = agent::Entity::find_by_id(id.0)
+        .filter(agent::Column::CompanyId.eq(scope.uuid()))
+        .filter(agent::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+        .map_err(db_err("finding the calling agent"))?
+        .ok_or_else(|| Error::Unauthenticated("this agent was revoked".into()))?;
+    Ok((found, scope))
+}

@@ -1,0 +1,115 @@
+//! Mail to a company's owners and admins, and the idle-agent alert.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
+
+use cairn_core::{CompanyId, Error};
+use cairn_entity::regional::{agent, company, user};
+use cairn_entity::{CompanyScope, db_err};
+use cairn_outbox::{MailKind, enqueue};
+
+/// Queues a service mail to every owner and admin, in the caller's transaction.
+pub async fn mail_admins<C: ConnectionTrait>(
+    db: &C,
+    scope: CompanyScope,
+    subject: &str,
+    body: &str,
+) -> Result<(), Error> {
+    let admins = user::Entity::find()
+        .filter(user::Column::CompanyId.eq(scope.uuid()))
+        .filter(user::Column::Role.is_in(["owner", "admin"]))
+        .all(db)
+        .await
+        .map_err(db_err("finding a company's admins"))?;
+    for admin in admins {
+        enqueue(
+            db,
+            scope,
+            Some(admin.id),
+            MailKind::Service,
+            &admin.email,
+            subject,
+            &format!("Hello {},\n\n{body}", admin.name),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The moment after which an agent without a completed backup is idle.
+pub fn idle_since(agent: &agent::Model) -> DateTime<Utc> {
+    agent.last_backup_at.unwrap_or(agent.enrolled_at)
+}
+
+pub fn is_idle(agent: &agent::Model, idle_days: i32, now: DateTime<Utc>) -> bool {
+    idle_since(agent) + Duration::days(i64::from(idle_days)) <= now
+}
+
+/// Sends one alert per idle spell for every agent of the company that has not
+/// completed a backup for the company's `idle_alert_days`. A completed backup
+/// ends the spell (the commit clears `idle_alert_at`). Returns how many
+/// alerts were queued.
+pub async fn idle_agents(
+    db: &DatabaseConnection,
+    company: &company::Model,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let scope = CompanyScope::new(CompanyId(company.id));
+    let candidates = agent::Entity::find()
+        .filter(agent::Column::CompanyId.eq(company.id))
+        .filter(agent::Column::RevokedAt.is_null())
+        .filter(agent::Column::IdleAlertAt.is_null())
+        .all(db)
+        .await
+        .map_err(db_err("finding idle agents"))?;
+    let mut sent = 0;
+    for a in candidates
+        .into_iter()
+        .filter(|a| is_idle(a, company.idle_alert_days, now))
+    {
+        let txn = db.begin().await.map_err(db_err("starting an idle alert"))?;
+        // Conditional: two sweeps racing send one mail.
+        let claimed = agent::Entity::update_many()
+            .col_expr(agent::Column::IdleAlertAt, Expr::value(now))
+            .filter(agent::Column::Id.eq(a.id))
+            .filter(agent::Column::IdleAlertAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err("marking an idle alert"))?;
+        if claimed.rows_affected == 1 {
+            let last = match a.last_backup_at {
+                Some(at) => format!(
+                    "its last completed backup was on {}",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => format!(
+                    "it has not completed a backup since it was enrolled on {}",
+                    a.enrolled_at.format("%Y-%m-%d")
+                ),
+            };
+            mail_admins(
+                &txn,
+                scope,
+                &format!(
+                    "Cairn: {} has not backed up for {} days",
+                    a.hostname, company.idle_alert_days
+                ),
+                &format!(
+                    "The machine {} ({}) has not completed a backup for {} days: {last}.\n\n\
+                     Check that it is switched on and that `cairn-agent run` is running; \
+                     `cairnctl agents list` shows its last result.\n",
+                    a.hostname, a.id, company.idle_alert_days
+                ),
+            )
+            .await?;
+            sent += 1;
+        }
+        txn.commit()
+            .await
+            .map_err(db_err("committing an idle alert"))?;
+    }
+    Ok(sent)
+}
