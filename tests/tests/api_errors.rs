@@ -244,7 +244,10 @@ async fn seats_and_enrollment_keys() {
         let status = orgs
             .create_enrollment_key(authed(
                 &token,
-                CreateEnrollmentKeyRequest { ttl_hours: 100_000 },
+                CreateEnrollmentKeyRequest {
+                    ttl_hours: 100_000,
+                    ..Default::default()
+                },
             ))
             .await
             .unwrap_err();

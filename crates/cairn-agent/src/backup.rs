@@ -8,12 +8,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use cairn_core::ChunkId;
+use cairn_core::policy::{PathFilter, Policy};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::{
     PACK_TARGET, Pack, PackBuilder, chunk_stream, encode_blob, encode_tree, sort_tree,
@@ -67,8 +69,29 @@ pub async fn backup(state: &AgentState, paths: &[PathBuf]) -> anyhow::Result<Bac
     backup_with(state, paths, Arc::new(Quiet)).await
 }
 
-/// [`backup`], reporting to `events`. A stopped backup commits no snapshot;
-/// the packs it uploaded are reused by the next run.
+/// Backs up the paths of the agent's policy (`~` is `home`).
+pub async fn backup_policy_paths(
+    state: &AgentState,
+    home: Option<&Path>,
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<BackupSummary> {
+    let client = AgentClient::connect(state).await?;
+    let checked = crate::policy::check_in(&client, 0).await?;
+    let paths = crate::policy::paths(&checked.policy, home);
+    if paths.is_empty() {
+        let err = anyhow::anyhow!(
+            "none of the policy's paths ({}) exist on this machine",
+            checked.policy.include_paths.join(", ")
+        );
+        crate::policy::report(&client, &Err(anyhow::anyhow!("{err}"))).await;
+        return Err(err);
+    }
+    run_and_report(state, &client, &paths, &checked.policy, events).await
+}
+
+/// [`backup`], reporting to `events`. The group's policy is fetched first:
+/// its exclusions and upload limit apply to `paths`. A stopped backup commits
+/// no snapshot; the packs it uploaded are reused by the next run.
 pub async fn backup_with(
     state: &AgentState,
     paths: &[PathBuf],
@@ -77,11 +100,45 @@ pub async fn backup_with(
     if paths.is_empty() {
         anyhow::bail!("name at least one path to back up");
     }
-    let started_at = cairn_core::unix_now();
     let client = AgentClient::connect(state).await?;
+    let checked = crate::policy::check_in(&client, 0).await?;
+    run_and_report(state, &client, paths, &checked.policy, events).await
+}
+
+async fn run_and_report(
+    state: &AgentState,
+    client: &AgentClient,
+    paths: &[PathBuf],
+    policy: &Policy,
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<BackupSummary> {
+    let result = run(state, client, paths, policy, events).await;
+    // A completed backup is recorded by its snapshot's commit.
+    if let Err(err) = &result {
+        crate::policy::report(client, &Err(anyhow::anyhow!("{err:#}"))).await;
+    }
+    result
+}
+
+async fn run(
+    state: &AgentState,
+    client: &AgentClient,
+    paths: &[PathBuf],
+    policy: &Policy,
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<BackupSummary> {
+    let started_at = cairn_core::unix_now();
+    let filter = policy
+        .filter()
+        .map_err(|e| anyhow::anyhow!("the policy's patterns: {e}"))?;
     let key = state.data_key()?;
     let (pack_tx, pack_rx) = mpsc::channel::<Pack>(2);
-    let uploader = tokio::spawn(upload_packs(client.backup.clone(), pack_rx, events.clone()));
+    let uploader = tokio::spawn(upload_packs(
+        client.backup.clone(),
+        pack_rx,
+        events.clone(),
+        policy.bandwidth_kbps,
+    ));
 
     let mut absolute = Vec::new();
     for path in paths {
@@ -93,7 +150,7 @@ pub async fn backup_with(
     let handle = Handle::current();
     let backup_client = client.backup.clone();
     let walked = tokio::task::spawn_blocking(move || {
-        let mut walker = Walker::new(key, backup_client, handle, pack_tx, events);
+        let mut walker = Walker::new(key, backup_client, handle, pack_tx, events, filter);
         let root = walker.root(&walk_paths)?;
         walker.flush()?;
         Ok::<_, anyhow::Error>((root, walker.summary, walker.referenced))
@@ -149,9 +206,16 @@ async fn upload_packs(
     client: Backup,
     mut packs: mpsc::Receiver<Pack>,
     events: Arc<dyn BackupEvents>,
+    bandwidth_kbps: i64,
 ) -> anyhow::Result<(u64, u64)> {
     let (mut chunks, mut bytes) = (0u64, 0u64);
+    let started = tokio::time::Instant::now();
     while let Some(pack) = packs.recv().await {
+        // Keep the average upload rate under the policy's limit.
+        if bandwidth_kbps > 0 {
+            let allowed = Duration::from_secs_f64(bytes as f64 / (bandwidth_kbps as f64 * 1024.0));
+            tokio::time::sleep_until(started + allowed).await;
+        }
         let size = pack.bytes.len() as u64;
         let mut messages = vec![UploadPackRequest {
             part: Some(upload_pack_request::Part::Header(PackHeader {
@@ -169,7 +233,10 @@ async fn upload_packs(
             .clone()
             .upload_pack(futures::stream::iter(messages))
             .await
-            .map_err(|s| anyhow::anyhow!("pack upload failed: {}", s.message()))?
+            .map_err(|s| match s.code() {
+                tonic::Code::ResourceExhausted => anyhow::anyhow!("{}", s.message()),
+                _ => anyhow::anyhow!("pack upload failed: {}", s.message()),
+            })?
             .into_inner()
             .chunks_added;
         chunks += u64::from(added);
@@ -193,6 +260,7 @@ struct Walker {
     referenced: BTreeSet<ChunkId>,
     summary: BackupSummary,
     events: Arc<dyn BackupEvents>,
+    filter: PathFilter,
 }
 
 impl Walker {
@@ -202,6 +270,7 @@ impl Walker {
         handle: Handle,
         packs: mpsc::Sender<Pack>,
         events: Arc<dyn BackupEvents>,
+        filter: PathFilter,
     ) -> Walker {
         Walker {
             ids: key.chunk_id_key(),
@@ -216,6 +285,7 @@ impl Walker {
             referenced: BTreeSet::new(),
             summary: BackupSummary::default(),
             events,
+            filter,
         }
     }
 
@@ -254,6 +324,15 @@ impl Walker {
         for entry in entries {
             let name = entry.file_name().as_bytes().to_vec();
             let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let kept = if is_dir {
+                self.filter.keeps_dir(&path)
+            } else {
+                self.filter.keeps_file(&path)
+            };
+            if !kept {
+                continue;
+            }
             if let Some(node) = self.node_if_supported(&path, name)? {
                 tree.nodes.push(node);
             }

@@ -33,10 +33,15 @@ enum Command {
         #[arg(long)]
         hostname: Option<String>,
     },
-    /// Back up files and folders.
-    Backup {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+    /// Back up files and folders; without paths, the paths of the policy.
+    /// The policy's exclusions and upload limit always apply.
+    Backup { paths: Vec<PathBuf> },
+    /// Run in the background: check in, back up on the policy's schedule,
+    /// report every result. Stops cleanly on Ctrl-C or SIGTERM.
+    Run {
+        /// Seconds between check-ins with the cell.
+        #[arg(long, default_value_t = 300)]
+        check_in_secs: u64,
     },
     /// List this machine's snapshots.
     Snapshots {
@@ -75,9 +80,29 @@ where
                 state.hostname, state.agent_id, state.region
             )?;
         }
+        Command::Run { check_in_secs } => {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            let options = crate::daemon::DaemonOptions {
+                check_in_every: std::time::Duration::from_secs(check_in_secs.max(1)),
+                home: std::env::var_os("HOME").map(PathBuf::from),
+            };
+            let log = |line: String| eprintln!("{line}");
+            let done = crate::daemon::run(&state_dir, options, stop_rx, &log).await?;
+            writeln!(out, "stopped after {done} scheduled backups")?;
+        }
         Command::Backup { paths } => {
             let state = AgentState::load(&state_dir)?;
-            let s = crate::backup(&state, &paths).await?;
+            let s = if paths.is_empty() {
+                let home = std::env::var_os("HOME").map(PathBuf::from);
+                crate::backup_policy_paths(&state, home.as_deref(), std::sync::Arc::new(Quiet))
+                    .await?
+            } else {
+                crate::backup(&state, &paths).await?
+            };
             writeln!(
                 out,
                 "snapshot {} saved: {} files, {} dirs, {} bytes; {} of {} chunks uploaded ({} bytes)",
@@ -138,4 +163,31 @@ where
         }
     }
     Ok(())
+}
+
+struct Quiet;
+
+impl crate::BackupEvents for Quiet {}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

@@ -31,8 +31,11 @@ impl Interceptor for Bearer {
 pub type Backup =
     BackupServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
 
+pub type Orgs = OrgsServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+
 pub struct AgentClient {
     pub backup: Backup,
+    pub orgs: Orgs,
 }
 
 pub(crate) async fn channel(endpoint: &str) -> anyhow::Result<Channel> {
@@ -62,9 +65,10 @@ impl AgentClient {
                 .parse()
                 .context("token is not valid metadata")?,
         );
+        let orgs = OrgsServiceClient::with_interceptor(channel.clone(), bearer.clone());
         let backup = BackupServiceClient::with_interceptor(channel, bearer)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
-        Ok(AgentClient { backup })
+        Ok(AgentClient { backup, orgs })
     }
 }

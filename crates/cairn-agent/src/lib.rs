@@ -7,12 +7,14 @@
 mod backup;
 pub mod cli;
 mod client;
+pub mod daemon;
 mod enroll;
+pub mod policy;
 mod restore;
 mod state;
 
-pub use backup::{BackupEvents, BackupSummary, backup, backup_with};
-pub use client::{AgentClient, Backup, Bearer};
+pub use backup::{BackupEvents, BackupSummary, backup, backup_policy_paths, backup_with};
+pub use client::{AgentClient, Backup, Bearer, Orgs};
 pub use enroll::enroll;
 pub use restore::{RestoreSummary, restore};
 pub use state::AgentState;
