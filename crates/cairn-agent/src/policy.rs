@@ -136,8 +136,10 @@ mod tests {
     fn home_paths_expand_and_missing_ones_are_left_out() {
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir(home.path().join("Documents")).unwrap();
-        let mut policy = Policy::default();
-        policy.include_paths = vec!["~/Documents".into(), "~/Desktop".into(), "~".into()];
+        let policy = Policy {
+            include_paths: vec!["~/Documents".into(), "~/Desktop".into(), "~".into()],
+            ..Policy::default()
+        };
         let got = paths(&policy, Some(home.path()));
         assert_eq!(
             got,
