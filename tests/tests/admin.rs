@@ -55,7 +55,9 @@ async fn invite(
         .ctl(owner, &["users", "invite", email, "--role", role])
         .await
         .unwrap();
-    let code = cluster.mailed_code(region, email, "Rolly invites you").await;
+    let code = cluster
+        .mailed_code(region, email, "Rolly invites you")
+        .await;
     let session = cluster.path(&format!("{email}.session"));
     let username = email.split('@').next().unwrap();
     let accepted = cluster
