@@ -1,0 +1,14 @@
+//! Cairn's end-to-end tests, linked into one binary: each links the whole
+//! server, agent and CLI, so one binary per file cost a gigabyte of disk and
+//! most of the link time. `privacy.rs` stays apart because it installs the
+//! process-wide log subscriber it inspects.
+
+mod admin;
+mod api_errors;
+mod backup_restore;
+mod company;
+mod discovery;
+mod interrupted;
+mod isolation;
+mod mail;
+mod sessions;
