@@ -11,6 +11,8 @@ mod m20261123_000004_mail;
 mod m20261123_000005_audit;
 mod m20261123_000006_employee_counts;
 mod m20261123_000007_administration;
+mod m20261123_000008_personal_key;
+mod m20261123_000009_snapshot_refs;
 
 pub struct RegionalMigrator;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000005_audit::Migration),
             Box::new(m20261123_000006_employee_counts::Migration),
             Box::new(m20261123_000007_administration::Migration),
+            Box::new(m20261123_000008_personal_key::Migration),
+            Box::new(m20261123_000009_snapshot_refs::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use cairn_core::Region;
 use cairn_core::config::ServerConfig;
 use cairn_entity::regional::{
     agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
-    outbox, pack, refresh_token, snapshot, snapshot_chunk, usage_day, user,
+    outbox, pack, refresh_token, snapshot, snapshot_refs, usage_day, user,
 };
 use cairn_migration::testing::TestDatabase;
 use cairn_server::Running;
@@ -31,6 +31,18 @@ pub enum Backend {
 }
 
 /// SQLite always; PostgreSQL too when `CAIRN_TEST_DATABASE_URL` is set.
+/// `len` incompressible, reproducible bytes (xorshift from `seed`).
+pub fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
     if std::env::var(cairn_migration::testing::TEST_DATABASE_ENV).is_ok() {
@@ -272,6 +284,12 @@ impl Cluster {
         CellStore::open(&self.config.cell_bucket(region, &self.config.cells[&region])).unwrap()
     }
 
+    /// The folder of `region`'s local-disk bucket.
+    pub fn bucket_dir(&self, region: Region) -> PathBuf {
+        let url = self.config.cell_bucket(region, &self.config.cells[&region]);
+        PathBuf::from(url.strip_prefix("file://").unwrap_or(&url))
+    }
+
     pub async fn directory_db(&self) -> DatabaseConnection {
         let dir = self.config.directory.as_ref().unwrap();
         Database::connect(self.config.directory_database_url(dir).as_str())
@@ -304,7 +322,7 @@ impl Cluster {
             pack,
             chunk,
             snapshot,
-            snapshot_chunk,
+            snapshot_refs,
             refresh_token,
             email_token,
             outbox,

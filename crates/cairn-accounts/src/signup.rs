@@ -65,6 +65,7 @@ pub(crate) async fn sign_up(
             quota_bytes: Set(None),
             quota_alert_at: Set(None),
             idle_alert_days: Set(DEFAULT_IDLE_ALERT_DAYS),
+            personal_key: Set(None),
         }
         .insert(&txn)
         .await

@@ -1,13 +1,20 @@
-//! Backup: walk, chunk, name, ask the server what it lacks, pack and upload
-//! the rest, then commit the snapshot last. Packs upload while the walk goes
-//! on; memory is bounded by one pending batch and two packs in flight.
+//! Backup: a bounded pipeline that keeps every core busy.
+//!
+//! One thread walks the paths in name order and takes the chunk lists of files
+//! unchanged since the last backup from the parent-snapshot cache, without
+//! reading them. Reader threads read, cut and name the other files; a
+//! resolver asks the server in batches which of those chunks the company
+//! lacks; encoder threads compress and encrypt the missing ones; the packer
+//! fills packs, which upload (two at a time) while the walk goes on. Every
+//! channel between stages is bounded, so memory does not grow with the data.
+//! The snapshot is committed last, after every pack it needs is stored.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,7 +25,8 @@ use cairn_core::ChunkId;
 use cairn_core::policy::{PathFilter, Policy};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::{
-    PACK_TARGET, Pack, PackBuilder, chunk_stream, encode_blob, encode_tree, sort_tree,
+    EncodedBlob, PACK_TARGET, Pack, PackBuilder, chunk_stream, encode_named_blob, encode_tree,
+    sort_tree,
 };
 use cairn_proto::backup::v1::{
     ChunkIds, CommitSnapshotRequest, FindMissingChunksRequest, Node, NodeKind, PackHeader,
@@ -26,15 +34,22 @@ use cairn_proto::backup::v1::{
     upload_pack_request,
 };
 
+use crate::cache::{self, ParentCache};
 use crate::client::Backup;
 use crate::{AgentClient, AgentState};
 
 /// Chunks asked about in one FindMissingChunks call.
 const PENDING_CHUNKS: usize = 512;
 /// Plaintext bytes held while waiting for that answer.
-const PENDING_BYTES: usize = 32 * 1024 * 1024;
+const PENDING_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes per upload message.
 const FRAME: usize = 2 * 1024 * 1024;
+/// Packs uploading at once (one more waits, packed, in the queue).
+const UPLOADS: usize = 1;
+/// Files queued for the readers ahead of the walk.
+const QUEUED_FILES: usize = 64;
+/// Chunks queued between two stages.
+const QUEUED_CHUNKS: usize = 1;
 
 #[derive(Debug, Default, Clone)]
 pub struct BackupSummary {
@@ -48,10 +63,28 @@ pub struct BackupSummary {
     pub chunks_uploaded: u64,
     /// Bytes this run uploaded (compressed and encrypted).
     pub bytes_uploaded: u64,
+    /// Files taken from the parent snapshot without being read.
+    pub files_unchanged: u64,
+    /// Bytes read from disk.
+    pub bytes_read: u64,
+    /// Things that did not stop the backup but deserve a look.
+    pub warnings: Vec<String>,
 }
 
 /// What a running backup reports, and how it is asked to stop early.
 pub trait BackupEvents: Send + Sync {
+    /// Whether to count the files and bytes to back up, alongside the
+    /// backup, for [`BackupEvents::totals`] (costs a second walk).
+    fn wants_totals(&self) -> bool {
+        false
+    }
+    /// The paths hold `files` files of `bytes` bytes in all.
+    fn totals(&self, _files: u64, _bytes: u64) {}
+    /// `bytes` of file content were handled: read and chunked, or found
+    /// unchanged since the last backup.
+    fn bytes_done(&self, _bytes: u64) {}
+    /// One more file is handled.
+    fn file_done(&self) {}
     /// A pack of `bytes` reached the server and is committed there.
     fn pack_uploaded(&self, _bytes: u64) {}
     /// Checked before each file: true stops the backup without a snapshot.
@@ -60,7 +93,8 @@ pub trait BackupEvents: Send + Sync {
     }
 }
 
-struct Quiet;
+/// Reports nothing and never stops.
+pub struct Quiet;
 
 impl BackupEvents for Quiet {}
 
@@ -105,6 +139,11 @@ pub async fn backup_with(
     run_and_report(state, &client, paths, &checked.policy, events).await
 }
 
+/// The parent cache named chunks the server no longer holds.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct StaleCache(String);
+
 async fn run_and_report(
     state: &AgentState,
     client: &AgentClient,
@@ -112,7 +151,19 @@ async fn run_and_report(
     policy: &Policy,
     events: Arc<dyn BackupEvents>,
 ) -> anyhow::Result<BackupSummary> {
-    let result = run(state, client, paths, policy, events).await;
+    let cache = state
+        .dir
+        .as_deref()
+        .map(|dir| ParentCache::load(dir, &state.company_id))
+        .unwrap_or_default();
+    let mut result = run(state, client, paths, policy, events.clone(), cache).await;
+    if result.as_ref().is_err_and(|e| e.is::<StaleCache>()) {
+        // Read every file again rather than trust the cache.
+        if let Some(dir) = state.dir.as_deref() {
+            ParentCache::remove(dir);
+        }
+        result = run(state, client, paths, policy, events, ParentCache::default()).await;
+    }
     // A completed backup is recorded by its snapshot's commit.
     if let Err(err) = &result {
         crate::policy::report(client, &Err(anyhow::anyhow!("{err:#}"))).await;
@@ -126,34 +177,40 @@ async fn run(
     paths: &[PathBuf],
     policy: &Policy,
     events: Arc<dyn BackupEvents>,
+    cache: ParentCache,
 ) -> anyhow::Result<BackupSummary> {
     let started_at = cairn_core::unix_now();
     let filter = policy
         .filter()
         .map_err(|e| anyhow::anyhow!("the policy's patterns: {e}"))?;
     let key = state.data_key()?;
-    let (pack_tx, pack_rx) = mpsc::channel::<Pack>(2);
-    let uploader = tokio::spawn(upload_packs(
-        client.backup.clone(),
-        pack_rx,
-        events.clone(),
-        policy.bandwidth_kbps,
-    ));
-
     let mut absolute = Vec::new();
     for path in paths {
         absolute.push(
             fs::canonicalize(path).with_context(|| format!("cannot back up {}", path.display()))?,
         );
     }
+
+    let (pack_tx, pack_rx) = mpsc::channel::<Pack>(1);
+    let uploader = tokio::spawn(upload_packs(
+        client.backup.clone(),
+        pack_rx,
+        events.clone(),
+        policy.bandwidth_kbps,
+    ));
+    let used_cache = !cache.is_empty();
     let walk_paths = absolute.clone();
     let handle = Handle::current();
     let backup_client = client.backup.clone();
     let walked = tokio::task::spawn_blocking(move || {
-        let mut walker = Walker::new(key, backup_client, handle, pack_tx, events, filter);
-        let root = walker.root(&walk_paths)?;
-        walker.flush()?;
-        Ok::<_, anyhow::Error>((root, walker.summary, walker.referenced))
+        let pipeline = Pipeline {
+            ids: key.chunk_id_key(),
+            key,
+            seen: Mutex::new(HashSet::new()),
+            events,
+            failure: Mutex::new(None),
+        };
+        pipeline.run(&walk_paths, cache, filter, backup_client, handle, pack_tx)
     })
     .await
     .context("the backup walk stopped")?;
@@ -161,13 +218,14 @@ async fn run(
     let uploaded = uploader.await.context("the uploader stopped")?;
     // An upload failure stops the walk too: report the cause, not the symptom.
     let (chunks_uploaded, bytes_uploaded) = uploaded?;
-    let (root, mut summary, referenced) = walked?;
+    let walked = walked?;
+    let mut summary = walked.summary;
     summary.chunks_uploaded = chunks_uploaded;
     summary.bytes_uploaded = bytes_uploaded;
-    summary.chunks = referenced.len() as u64;
+    summary.chunks = walked.referenced.len() as u64;
 
     let header = SnapshotHeader {
-        tree_id: root.0.to_vec(),
+        tree_id: walked.root.0.to_vec(),
         hostname: state.hostname.clone(),
         paths: absolute.iter().map(|p| p.display().to_string()).collect(),
         started_at,
@@ -178,7 +236,11 @@ async fn run(
             bytes: summary.bytes,
         }),
     };
-    let ids: Vec<Vec<u8>> = referenced.into_iter().map(|id| id.0.to_vec()).collect();
+    let ids: Vec<Vec<u8>> = walked
+        .referenced
+        .into_iter()
+        .map(|id| id.0.to_vec())
+        .collect();
     let mut messages = vec![CommitSnapshotRequest {
         part: Some(commit_snapshot_request::Part::Header(header)),
     }];
@@ -194,11 +256,29 @@ async fn run(
         .clone()
         .commit_snapshot(futures::stream::iter(messages))
         .await
-        .map_err(|s| anyhow::anyhow!("the snapshot was not committed: {}", s.message()))?
+        .map_err(|s| {
+            let message = format!("the snapshot was not committed: {}", s.message());
+            if used_cache
+                && s.code() == tonic::Code::InvalidArgument
+                && s.message().contains("are not stored")
+            {
+                anyhow::Error::new(StaleCache(message))
+            } else {
+                anyhow::anyhow!(message)
+            }
+        })?
         .into_inner()
         .snapshot
         .context("the server returned no snapshot")?;
     summary.snapshot_id = snapshot.snapshot_id;
+    if let Some(dir) = state.dir.as_deref()
+        && let Err(err) = ParentCache::save(dir, &state.company_id, walked.entries, &walked.trees)
+    {
+        // The snapshot is safe; the next backup only reads more.
+        summary.warnings.push(format!(
+            "the parent-snapshot cache was not saved ({err:#}); the next backup reads every file"
+        ));
+    }
     Ok(summary)
 }
 
@@ -209,86 +289,369 @@ async fn upload_packs(
     bandwidth_kbps: i64,
 ) -> anyhow::Result<(u64, u64)> {
     let (mut chunks, mut bytes) = (0u64, 0u64);
+    let mut started_bytes = 0u64;
     let started = tokio::time::Instant::now();
-    while let Some(pack) = packs.recv().await {
-        // Keep the average upload rate under the policy's limit.
-        if bandwidth_kbps > 0 {
-            let allowed = Duration::from_secs_f64(bytes as f64 / (bandwidth_kbps as f64 * 1024.0));
-            tokio::time::sleep_until(started + allowed).await;
-        }
-        let size = pack.bytes.len() as u64;
-        let mut messages = vec![UploadPackRequest {
-            part: Some(upload_pack_request::Part::Header(PackHeader {
-                pack_id: pack.id.0.to_vec(),
-                size,
-                chunks: pack.chunks,
-            })),
-        }];
-        for frame in pack.bytes.chunks(FRAME) {
-            messages.push(UploadPackRequest {
-                part: Some(upload_pack_request::Part::Data(frame.to_vec())),
-            });
-        }
-        let added = client
-            .clone()
-            .upload_pack(futures::stream::iter(messages))
-            .await
-            .map_err(|s| match s.code() {
-                tonic::Code::ResourceExhausted => anyhow::anyhow!("{}", s.message()),
-                _ => anyhow::anyhow!("pack upload failed: {}", s.message()),
-            })?
-            .into_inner()
-            .chunks_added;
+    let mut uploads = tokio::task::JoinSet::new();
+    let mut count = |done: Result<anyhow::Result<(u32, u64)>, tokio::task::JoinError>| {
+        let (added, size) = done.context("a pack upload stopped")??;
         chunks += u64::from(added);
         bytes += size;
         events.pack_uploaded(size);
+        anyhow::Ok(())
+    };
+    while let Some(pack) = packs.recv().await {
+        // Keep the average upload rate under the policy's limit.
+        if bandwidth_kbps > 0 {
+            let allowed =
+                Duration::from_secs_f64(started_bytes as f64 / (bandwidth_kbps as f64 * 1024.0));
+            tokio::time::sleep_until(started + allowed).await;
+        }
+        started_bytes += pack.bytes.len() as u64;
+        if uploads.len() >= UPLOADS
+            && let Some(done) = uploads.join_next().await
+        {
+            count(done)?;
+        }
+        uploads.spawn(upload_pack(client.clone(), pack));
+    }
+    while let Some(done) = uploads.join_next().await {
+        count(done)?;
     }
     Ok((chunks, bytes))
 }
 
-struct Walker {
-    key: DataKey,
-    ids: ChunkIdKey,
-    client: Backup,
-    handle: Handle,
-    packs: mpsc::Sender<Pack>,
-    builder: PackBuilder,
-    /// Chunks already handled in this run.
-    seen: HashSet<ChunkId>,
-    pending: Vec<(ChunkId, Vec<u8>)>,
-    pending_bytes: usize,
-    referenced: BTreeSet<ChunkId>,
-    summary: BackupSummary,
-    events: Arc<dyn BackupEvents>,
-    filter: PathFilter,
+/// Uploads one pack; its frames are copied out one at a time as the
+/// transport asks for them.
+async fn upload_pack(mut client: Backup, pack: Pack) -> anyhow::Result<(u32, u64)> {
+    let size = pack.bytes.len() as u64;
+    let header = UploadPackRequest {
+        part: Some(upload_pack_request::Part::Header(PackHeader {
+            pack_id: pack.id.0.to_vec(),
+            size,
+            chunks: pack.chunks,
+        })),
+    };
+    let bytes = Arc::new(pack.bytes);
+    let frames = (0..bytes.len().div_ceil(FRAME)).map(move |i| {
+        let end = ((i + 1) * FRAME).min(bytes.len());
+        UploadPackRequest {
+            part: Some(upload_pack_request::Part::Data(
+                bytes[i * FRAME..end].to_vec(),
+            )),
+        }
+    });
+    let messages = futures::stream::iter(std::iter::once(header).chain(frames));
+    let added = client
+        .upload_pack(messages)
+        .await
+        .map_err(|s| match s.code() {
+            tonic::Code::ResourceExhausted => anyhow::anyhow!("{}", s.message()),
+            _ => anyhow::anyhow!("pack upload failed: {}", s.message()),
+        })?
+        .into_inner()
+        .chunks_added;
+    Ok((added, size))
 }
 
-impl Walker {
-    fn new(
-        key: DataKey,
+/// A chunk's plaintext, named.
+struct Plain {
+    id: ChunkId,
+    data: Vec<u8>,
+}
+
+/// A later stage stopped; the stage that failed recorded why.
+#[derive(Debug, thiserror::Error)]
+#[error("the backup pipeline stopped")]
+struct Stopped;
+
+/// A file for the readers, and where to send what they found.
+struct FileJob {
+    path: PathBuf,
+    reply: flume::Sender<anyhow::Result<FileRead>>,
+}
+
+struct FileRead {
+    size: u64,
+    ids: Vec<ChunkId>,
+    /// The file's metadata once read, to tell whether it changed meanwhile.
+    after: fs::Metadata,
+}
+
+/// What the walk produced.
+struct Walked {
+    root: ChunkId,
+    summary: BackupSummary,
+    referenced: BTreeSet<ChunkId>,
+    entries: Vec<cache::Entry>,
+    trees: Vec<ChunkId>,
+}
+
+/// State shared by the pipeline's threads.
+struct Pipeline {
+    key: DataKey,
+    ids: ChunkIdKey,
+    /// Chunks already on their way in this run.
+    seen: Mutex<HashSet<ChunkId>>,
+    events: Arc<dyn BackupEvents>,
+    /// The first real failure of any stage.
+    failure: Mutex<Option<anyhow::Error>>,
+}
+
+impl Pipeline {
+    fn run(
+        &self,
+        paths: &[PathBuf],
+        cache: ParentCache,
+        filter: PathFilter,
         client: Backup,
         handle: Handle,
         packs: mpsc::Sender<Pack>,
-        events: Arc<dyn BackupEvents>,
-        filter: PathFilter,
-    ) -> Walker {
-        Walker {
-            ids: key.chunk_id_key(),
-            key,
-            client,
-            handle,
-            packs,
-            builder: PackBuilder::new(PACK_TARGET),
-            seen: HashSet::new(),
-            pending: Vec::new(),
-            pending_bytes: 0,
-            referenced: BTreeSet::new(),
-            summary: BackupSummary::default(),
-            events,
-            filter,
+    ) -> anyhow::Result<Walked> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (job_tx, job_rx) = flume::bounded::<FileJob>(QUEUED_FILES);
+        let (plain_tx, plain_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
+        let (missing_tx, missing_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
+        let (blob_tx, blob_rx) = flume::bounded::<EncodedBlob>(QUEUED_CHUNKS);
+        let walked = std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (jobs, plain) = (job_rx.clone(), plain_tx.clone());
+                scope.spawn(move || self.read_files(jobs, plain));
+            }
+            let (plain, missing) = (plain_rx, missing_tx);
+            scope.spawn(move || self.stage(self.resolve(plain, missing, client, handle)));
+            for _ in 0..workers {
+                let (missing, blobs) = (missing_rx.clone(), blob_tx.clone());
+                scope.spawn(move || self.stage(self.encode(missing, blobs)));
+            }
+            drop((job_rx, missing_rx, blob_tx));
+            scope.spawn(move || self.stage(pack(blob_rx, packs)));
+            if self.events.wants_totals() {
+                let filter = &filter;
+                scope.spawn(move || {
+                    let (files, bytes) = count(paths, filter);
+                    self.events.totals(files, bytes);
+                });
+            }
+
+            let mut walker = Walker {
+                pipeline: self,
+                cache,
+                filter: &filter,
+                jobs: job_tx,
+                plain: plain_tx,
+                referenced: BTreeSet::new(),
+                entries: Vec::new(),
+                trees: Vec::new(),
+                summary: BackupSummary::default(),
+                now_secs: cairn_core::unix_now(),
+            };
+            let root = walker.root(paths);
+            // Closing the walker's channels lets every stage finish.
+            let Walker {
+                referenced,
+                entries,
+                trees,
+                summary,
+                ..
+            } = walker;
+            root.map(|root| Walked {
+                root,
+                summary,
+                referenced,
+                entries,
+                trees,
+            })
+        });
+        if let Some(failure) = self.take_failure() {
+            return Err(failure);
+        }
+        walked
+    }
+
+    /// Runs a stage, keeping its failure unless it only saw a later stage stop.
+    fn stage(&self, result: anyhow::Result<()>) {
+        if let Err(err) = result
+            && !err.is::<Stopped>()
+        {
+            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+            failure.get_or_insert(err);
         }
     }
 
+    fn take_failure(&self) -> Option<anyhow::Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// True the first time this run meets `id`.
+    fn first_sight(&self, id: ChunkId) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id)
+    }
+
+    fn read_files(&self, jobs: flume::Receiver<FileJob>, plain: flume::Sender<Plain>) {
+        for job in jobs.iter() {
+            let result = self.read_file(&job.path, &plain);
+            // The walker has stopped if nobody listens.
+            let _ = job.reply.send(result);
+        }
+    }
+
+    fn read_file(&self, path: &Path, plain: &flume::Sender<Plain>) -> anyhow::Result<FileRead> {
+        let file =
+            fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let (mut size, mut ids) = (0u64, Vec::new());
+        for chunk in chunk_stream(file) {
+            if self.events.should_stop() {
+                anyhow::bail!(
+                    "backup interrupted while reading {}; no snapshot was saved",
+                    path.display()
+                );
+            }
+            let data = chunk.with_context(|| format!("cannot read {}", path.display()))?;
+            let id = self.ids.chunk_id(&data);
+            size += data.len() as u64;
+            self.events.bytes_done(data.len() as u64);
+            ids.push(id);
+            if self.first_sight(id) {
+                plain.send(Plain { id, data }).map_err(|_| Stopped)?;
+            }
+        }
+        let after = fs::symlink_metadata(path)
+            .with_context(|| format!("cannot stat {}", path.display()))?;
+        Ok(FileRead { size, ids, after })
+    }
+
+    /// Asks the server, a batch at a time, which chunks the company lacks.
+    fn resolve(
+        &self,
+        plain: flume::Receiver<Plain>,
+        missing: flume::Sender<Plain>,
+        client: Backup,
+        handle: Handle,
+    ) -> anyhow::Result<()> {
+        let mut pending = Vec::new();
+        let mut pending_bytes = 0;
+        let ask = |pending: &mut Vec<Plain>| -> anyhow::Result<()> {
+            let request = FindMissingChunksRequest {
+                chunk_ids: pending.iter().map(|c| c.id.0.to_vec()).collect(),
+            };
+            let lacking: HashSet<Vec<u8>> = handle
+                .block_on(client.clone().find_missing_chunks(request))
+                .map_err(|s| {
+                    anyhow::anyhow!("cannot ask the server for missing chunks: {}", s.message())
+                })?
+                .into_inner()
+                .missing
+                .into_iter()
+                .collect();
+            for chunk in pending.drain(..) {
+                if lacking.contains(chunk.id.0.as_slice()) {
+                    missing.send(chunk).map_err(|_| Stopped)?;
+                }
+            }
+            Ok(())
+        };
+        for chunk in plain.iter() {
+            pending_bytes += chunk.data.len();
+            pending.push(chunk);
+            if pending.len() >= PENDING_CHUNKS || pending_bytes >= PENDING_BYTES {
+                ask(&mut pending)?;
+                pending_bytes = 0;
+            }
+        }
+        if !pending.is_empty() {
+            ask(&mut pending)?;
+        }
+        Ok(())
+    }
+
+    /// Compresses and encrypts.
+    fn encode(
+        &self,
+        missing: flume::Receiver<Plain>,
+        blobs: flume::Sender<EncodedBlob>,
+    ) -> anyhow::Result<()> {
+        for chunk in missing.iter() {
+            let blob = encode_named_blob(&self.key, chunk.id, &chunk.data)?;
+            blobs.send(blob).map_err(|_| Stopped)?;
+        }
+        Ok(())
+    }
+}
+
+/// Fills packs and hands each full one to the uploader.
+fn pack(blobs: flume::Receiver<EncodedBlob>, packs: mpsc::Sender<Pack>) -> anyhow::Result<()> {
+    let mut builder = PackBuilder::new(PACK_TARGET);
+    for blob in blobs.iter() {
+        builder.add(blob);
+        if builder.is_full() {
+            let full = std::mem::replace(&mut builder, PackBuilder::new(PACK_TARGET));
+            packs.blocking_send(full.finish()).map_err(|_| Stopped)?;
+        }
+    }
+    if !builder.is_empty() {
+        packs.blocking_send(builder.finish()).map_err(|_| Stopped)?;
+    }
+    Ok(())
+}
+
+/// Files and their bytes under `paths` that the filter keeps (for progress).
+fn count(paths: &[PathBuf], filter: &PathFilter) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    let mut stack: Vec<PathBuf> = paths.to_vec();
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() {
+            files += 1;
+            bytes += meta.len();
+        } else if meta.is_dir()
+            && let Ok(entries) = fs::read_dir(&path)
+        {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if (is_dir && filter.keeps_dir(&path)) || (!is_dir && filter.keeps_file(&path)) {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    (files, bytes)
+}
+
+/// An entry of a directory being walked: done, or a file with the readers.
+enum Slot {
+    Ready(Node),
+    Reading {
+        node: Node,
+        path: PathBuf,
+        before: Box<fs::Metadata>,
+        reply: flume::Receiver<anyhow::Result<FileRead>>,
+    },
+}
+
+struct Walker<'a> {
+    pipeline: &'a Pipeline,
+    cache: ParentCache,
+    filter: &'a PathFilter,
+    jobs: flume::Sender<FileJob>,
+    plain: flume::Sender<Plain>,
+    referenced: BTreeSet<ChunkId>,
+    /// The cache for the next backup.
+    entries: Vec<cache::Entry>,
+    trees: Vec<ChunkId>,
+    summary: BackupSummary,
+    now_secs: i64,
+}
+
+impl Walker<'_> {
     /// The root tree: one entry per backed-up path, named by its last component.
     fn root(&mut self, paths: &[PathBuf]) -> anyhow::Result<ChunkId> {
         let mut tree = Tree::default();
@@ -304,14 +667,25 @@ impl Walker {
                     String::from_utf8_lossy(&name)
                 );
             }
-            tree.nodes.push(self.node(path, name)?);
+            let slot = self.slot(path, name)?.with_context(|| {
+                format!("{} is not a file, directory or symlink", path.display())
+            })?;
+            tree.nodes.push(self.finish(slot)?);
         }
         self.store_tree(tree)
     }
 
     fn store_tree(&mut self, mut tree: Tree) -> anyhow::Result<ChunkId> {
         sort_tree(&mut tree);
-        self.add_chunk(encode_tree(&tree))
+        let data = encode_tree(&tree);
+        let id = self.pipeline.ids.chunk_id(&data);
+        self.referenced.insert(id);
+        self.trees.push(id);
+        // A tree of the last snapshot is on the server: no need to ask.
+        if !self.cache.has_tree(&id) && self.pipeline.first_sight(id) {
+            self.plain.send(Plain { id, data }).map_err(|_| Stopped)?;
+        }
+        Ok(id)
     }
 
     fn dir(&mut self, path: &Path) -> anyhow::Result<ChunkId> {
@@ -320,9 +694,8 @@ impl Walker {
             .collect::<Result<_, _>>()
             .with_context(|| format!("cannot read directory {}", path.display()))?;
         entries.sort_by_key(|e| e.file_name());
-        let mut tree = Tree::default();
+        let mut slots = Vec::with_capacity(entries.len());
         for entry in entries {
-            let name = entry.file_name().as_bytes().to_vec();
             let path = entry.path();
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             let kept = if is_dir {
@@ -330,23 +703,20 @@ impl Walker {
             } else {
                 self.filter.keeps_file(&path)
             };
-            if !kept {
-                continue;
+            if kept && let Some(slot) = self.slot(&path, entry.file_name().as_bytes().to_vec())? {
+                slots.push(slot);
             }
-            if let Some(node) = self.node_if_supported(&path, name)? {
-                tree.nodes.push(node);
-            }
+        }
+        let mut tree = Tree::default();
+        for slot in slots {
+            tree.nodes.push(self.finish(slot)?);
         }
         self.store_tree(tree)
     }
 
-    fn node(&mut self, path: &Path, name: Vec<u8>) -> anyhow::Result<Node> {
-        self.node_if_supported(path, name)?
-            .with_context(|| format!("{} is not a file, directory or symlink", path.display()))
-    }
-
-    /// Files, directories and symlinks; sockets, fifos and devices are skipped.
-    fn node_if_supported(&mut self, path: &Path, name: Vec<u8>) -> anyhow::Result<Option<Node>> {
+    /// Files, directories and symlinks; sockets, fifos and devices are
+    /// skipped. A changed file goes to the readers; its node is finished later.
+    fn slot(&mut self, path: &Path, name: Vec<u8>) -> anyhow::Result<Option<Slot>> {
         let meta = fs::symlink_metadata(path)
             .with_context(|| format!("cannot stat {}", path.display()))?;
         let mut node = Node {
@@ -362,24 +732,32 @@ impl Walker {
             node.subtree = self.dir(path)?.0.to_vec();
             self.summary.dirs += 1;
         } else if kind.is_file() {
-            if self.events.should_stop() {
+            if self.pipeline.events.should_stop() {
                 anyhow::bail!(
                     "backup interrupted before {}; no snapshot was saved",
                     path.display()
                 );
             }
             node.kind = NodeKind::File as i32;
-            let file =
-                fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            let mut size = 0u64;
-            for chunk in chunk_stream(std::io::BufReader::with_capacity(1 << 20, file)) {
-                let chunk = chunk.with_context(|| format!("cannot read {}", path.display()))?;
-                size += chunk.len() as u64;
-                node.content.push(self.add_chunk(chunk)?.0.to_vec());
+            if let Some((size, ids, entry)) = self.cache.take_unchanged(path, &meta) {
+                self.entries.push(entry);
+                self.summary.files_unchanged += 1;
+                self.pipeline.events.bytes_done(size);
+                return Ok(Some(Slot::Ready(self.file_node(node, size, ids))));
             }
-            node.size = size;
-            self.summary.files += 1;
-            self.summary.bytes += size;
+            let (reply, reply_rx) = flume::bounded(1);
+            self.jobs
+                .send(FileJob {
+                    path: path.to_owned(),
+                    reply,
+                })
+                .map_err(|_| Stopped)?;
+            return Ok(Some(Slot::Reading {
+                node,
+                path: path.to_owned(),
+                before: Box::new(meta),
+                reply: reply_rx,
+            }));
         } else if kind.is_symlink() {
             node.kind = NodeKind::Symlink as i32;
             node.link_target = fs::read_link(path)
@@ -390,65 +768,41 @@ impl Walker {
         } else {
             return Ok(None);
         }
-        Ok(Some(node))
+        Ok(Some(Slot::Ready(node)))
     }
 
-    fn add_chunk(&mut self, data: Vec<u8>) -> anyhow::Result<ChunkId> {
-        let id = self.ids.chunk_id(&data);
-        self.referenced.insert(id);
-        if self.seen.insert(id) {
-            self.pending_bytes += data.len();
-            self.pending.push((id, data));
-            if self.pending.len() >= PENDING_CHUNKS || self.pending_bytes >= PENDING_BYTES {
-                self.resolve_pending()?;
-            }
-        }
-        Ok(id)
-    }
-
-    /// Asks which pending chunks the company lacks and packs those.
-    fn resolve_pending(&mut self) -> anyhow::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let request = FindMissingChunksRequest {
-            chunk_ids: self.pending.iter().map(|(id, _)| id.0.to_vec()).collect(),
+    fn finish(&mut self, slot: Slot) -> anyhow::Result<Node> {
+        let (node, path, before, reply) = match slot {
+            Slot::Ready(node) => return Ok(node),
+            Slot::Reading {
+                node,
+                path,
+                before,
+                reply,
+            } => (node, path, before, reply),
         };
-        let mut client = self.client.clone();
-        let missing: HashSet<Vec<u8>> = self
-            .handle
-            .block_on(client.find_missing_chunks(request))
-            .map_err(|s| {
-                anyhow::anyhow!("cannot ask the server for missing chunks: {}", s.message())
-            })?
-            .into_inner()
-            .missing
-            .into_iter()
-            .collect();
-        for (id, data) in std::mem::take(&mut self.pending) {
-            if missing.contains(id.0.as_slice()) {
-                self.builder.add(encode_blob(&self.key, &self.ids, &data)?);
-                if self.builder.is_full() {
-                    self.send_pack()?;
-                }
-            }
+        let read = reply.recv().map_err(|_| Stopped)??;
+        self.summary.bytes_read += read.size;
+        // Trusted next time only if it did not change while being read.
+        let steady = read.after.size() == read.size
+            && read.after.mtime() == before.mtime()
+            && read.after.mtime_nsec() == before.mtime_nsec()
+            && read.after.ctime() == before.ctime()
+            && read.after.ctime_nsec() == before.ctime_nsec();
+        if steady && cache::settled(&read.after, self.now_secs) {
+            self.entries
+                .push(cache::Entry::new(&path, &read.after, &read.ids));
         }
-        self.pending_bytes = 0;
-        Ok(())
+        Ok(self.file_node(node, read.size, read.ids))
     }
 
-    fn send_pack(&mut self) -> anyhow::Result<()> {
-        let pack = std::mem::replace(&mut self.builder, PackBuilder::new(PACK_TARGET)).finish();
-        self.packs
-            .blocking_send(pack)
-            .map_err(|_| anyhow::anyhow!("the uploader stopped"))
-    }
-
-    fn flush(&mut self) -> anyhow::Result<()> {
-        self.resolve_pending()?;
-        if !self.builder.is_empty() {
-            self.send_pack()?;
-        }
-        Ok(())
+    fn file_node(&mut self, mut node: Node, size: u64, ids: Vec<ChunkId>) -> Node {
+        node.size = size;
+        node.content = ids.iter().map(|id| id.0.to_vec()).collect();
+        self.referenced.extend(ids);
+        self.summary.files += 1;
+        self.summary.bytes += size;
+        self.pipeline.events.file_done();
+        node
     }
 }

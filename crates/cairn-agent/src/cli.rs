@@ -32,6 +32,17 @@ enum Command {
         /// Machine name shown to admins; defaults to the host name.
         #[arg(long)]
         hostname: Option<String>,
+        /// Personal-key companies: file holding the passphrase; else
+        /// CAIRN_KEY_PASSPHRASE.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Personal-key companies: open the company's key on this machine with
+    /// its passphrase (after enrolling without the right one).
+    Unlock {
+        /// File holding the passphrase; else CAIRN_KEY_PASSPHRASE.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
     /// Back up files and folders; without paths, the paths of the policy.
     /// The policy's exclusions and upload limit always apply.
@@ -54,6 +65,10 @@ enum Command {
         snapshot: String,
         #[arg(long)]
         target: PathBuf,
+        /// Personal-key companies: file holding the passphrase; else
+        /// CAIRN_KEY_PASSPHRASE. Every restore needs it.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
 }
 
@@ -72,8 +87,17 @@ where
             key,
             directory,
             hostname,
+            passphrase_file,
         } => {
-            let state = crate::enroll(&state_dir, &directory, &key, hostname).await?;
+            let passphrase = cairn_core::secret::read_passphrase(passphrase_file.as_deref())?;
+            let state = crate::enroll(
+                &state_dir,
+                &directory,
+                &key,
+                hostname,
+                passphrase.as_deref(),
+            )
+            .await?;
             writeln!(
                 out,
                 "enrolled {} as agent {} in region {}",
@@ -96,24 +120,34 @@ where
         }
         Command::Backup { paths } => {
             let state = AgentState::load(&state_dir)?;
-            let s = if paths.is_empty() {
+            let started = std::time::Instant::now();
+            let progress = std::sync::Arc::new(crate::progress::Progress::new("backed up"));
+            let result = if paths.is_empty() {
                 let home = std::env::var_os("HOME").map(PathBuf::from);
-                crate::backup_policy_paths(&state, home.as_deref(), std::sync::Arc::new(Quiet))
-                    .await?
+                crate::backup_policy_paths(&state, home.as_deref(), progress.clone()).await
             } else {
-                crate::backup(&state, &paths).await?
+                crate::backup_with(&state, &paths, progress.clone()).await
             };
+            progress.finish();
+            let s = result?;
+            let secs = started.elapsed().as_secs_f64();
             writeln!(
                 out,
-                "snapshot {} saved: {} files, {} dirs, {} bytes; {} of {} chunks uploaded ({} bytes)",
+                "snapshot {} saved: {} files ({} unchanged), {} dirs, {} bytes; read {}, {} of {} chunks uploaded ({} bytes) in {secs:.1} s ({}/s)",
                 s.snapshot_id,
                 s.files,
+                s.files_unchanged,
                 s.dirs,
                 s.bytes,
+                indicatif::BinaryBytes(s.bytes_read),
                 s.chunks_uploaded,
                 s.chunks,
-                s.bytes_uploaded
+                s.bytes_uploaded,
+                indicatif::BinaryBytes((s.bytes as f64 / secs.max(0.001)) as u64),
             )?;
+            for warning in &s.warnings {
+                writeln!(out, "warning: {warning}")?;
+            }
         }
         Command::Snapshots { all } => {
             let state = AgentState::load(&state_dir)?;
@@ -149,25 +183,48 @@ where
                 )?;
             }
         }
-        Command::Restore { snapshot, target } => {
+        Command::Unlock { passphrase_file } => {
+            let passphrase = cairn_core::secret::read_passphrase(passphrase_file.as_deref())?;
+            let mut state = AgentState::load(&state_dir)?;
+            if !state.uses_personal_key() {
+                anyhow::bail!("this company does not use a personal key; nothing to unlock");
+            }
+            state.unlock(passphrase.as_deref())?;
+            writeln!(out, "unlocked: backups run with the company's personal key")?;
+        }
+        Command::Restore {
+            snapshot,
+            target,
+            passphrase_file,
+        } => {
+            let passphrase = cairn_core::secret::read_passphrase(passphrase_file.as_deref())?;
             let state = AgentState::load(&state_dir)?;
-            let s = crate::restore(&state, &snapshot, &target).await?;
+            let started = std::time::Instant::now();
+            let progress = std::sync::Arc::new(crate::progress::Progress::new("restored"));
+            let result = crate::restore_with(
+                &state,
+                &snapshot,
+                &target,
+                passphrase.as_deref(),
+                progress.clone(),
+            )
+            .await;
+            progress.finish();
+            let s = result?;
+            let secs = started.elapsed().as_secs_f64();
             writeln!(
                 out,
-                "restored {} files, {} dirs, {} bytes into {}",
+                "restored {} files, {} dirs, {} bytes into {} in {secs:.1} s ({}/s)",
                 s.files,
                 s.dirs,
                 s.bytes,
-                target.display()
+                target.display(),
+                indicatif::BinaryBytes((s.bytes as f64 / secs.max(0.001)) as u64),
             )?;
         }
     }
     Ok(())
 }
-
-struct Quiet;
-
-impl crate::BackupEvents for Quiet {}
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -14,11 +14,14 @@ use crate::AgentState;
 use crate::client::channel;
 
 /// Finds the key's cell through the directory, enrolls, and saves the state.
+/// A company in personal-key mode needs `passphrase`: without the right one
+/// the machine is enrolled but locked until `cairn-agent unlock`.
 pub async fn enroll(
     state_dir: &Path,
     directory: &str,
     key: &str,
     hostname: Option<String>,
+    passphrase: Option<&str>,
 ) -> anyhow::Result<AgentState> {
     if AgentState::file(state_dir).exists() {
         anyhow::bail!(
@@ -51,7 +54,7 @@ pub async fn enroll(
         .await
         .map_err(|s| anyhow::anyhow!("enrollment refused: {}", s.message()))?
         .into_inner();
-    let state = AgentState {
+    let mut state = AgentState {
         directory: directory.to_owned(),
         endpoint,
         region: region.to_string(),
@@ -60,7 +63,18 @@ pub async fn enroll(
         hostname,
         credential: enrolled.credential,
         data_key: hex::encode(&enrolled.data_key),
+        personal_key: hex::encode(&enrolled.personal_key),
+        dir: Some(state_dir.to_owned()),
     };
+    if state.uses_personal_key() {
+        cairn_crypto::PersonalKey::from_bytes(&enrolled.personal_key)
+            .context("the server sent a malformed personal key")?;
+        state.save(state_dir)?;
+        state.unlock(passphrase).context(
+            "the machine is enrolled but locked; run `cairn-agent unlock` with the company's passphrase",
+        )?;
+        return Ok(state);
+    }
     state
         .data_key()
         .context("the server sent a malformed data key")?;

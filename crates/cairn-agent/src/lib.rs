@@ -5,16 +5,18 @@
 //! Keys stay on the machine; the server only ever receives sealed chunks.
 
 mod backup;
+mod cache;
 pub mod cli;
 mod client;
 pub mod daemon;
 mod enroll;
 pub mod policy;
+mod progress;
 mod restore;
 mod state;
 
-pub use backup::{BackupEvents, BackupSummary, backup, backup_policy_paths, backup_with};
+pub use backup::{BackupEvents, BackupSummary, Quiet, backup, backup_policy_paths, backup_with};
 pub use client::{AgentClient, Backup, Bearer, Orgs};
 pub use enroll::enroll;
-pub use restore::{RestoreSummary, restore};
+pub use restore::{RestoreEvents, RestoreSummary, restore, restore_with};
 pub use state::AgentState;

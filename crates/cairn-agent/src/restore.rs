@@ -1,7 +1,10 @@
-//! Restore: fetch trees and chunks with ranged reads on the server, verify
-//! every chunk against its id after decrypting, and recreate files, modes,
-//! mtimes, symlinks and empty directories. Existing files are never
-//! overwritten.
+//! Restore: read the snapshot's trees a level at a time (one batched call per
+//! level slice), create the directories, and hand the files to parallel
+//! workers that fetch their chunks (the server reads them from the packs with
+//! ranged reads), check every chunk against its id, and write the files.
+//!
+//! A damaged or missing chunk fails only the files that need it: the rest
+//! restore, and the error at the end names every file that did not.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -10,6 +13,8 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use filetime::FileTime;
@@ -24,12 +29,16 @@ use cairn_proto::backup::v1::{GetSnapshotRequest, Node, NodeKind, ReadChunksRequ
 use crate::client::Backup;
 use crate::{AgentClient, AgentState};
 
-/// Plaintext bytes of small files fetched together.
-const BATCH_BYTES: u64 = 32 * 1024 * 1024;
-/// Chunk ids per read request.
+/// Small files are fetched together, up to this many bytes per job.
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// Chunk ids per ReadChunks call.
 const BATCH_IDS: usize = 1000;
-/// Chunks of one large file fetched per request.
-const LARGE_FILE_WINDOW: usize = 8;
+/// Chunks of a large file fetched per call.
+const LARGE_FILE_WINDOW: usize = 4;
+/// Trees fetched per call.
+const TREE_BATCH: usize = 256;
+/// Files named in the error of a partial restore.
+const NAMED_FAILURES: usize = 20;
 
 #[derive(Debug, Default, Clone)]
 pub struct RestoreSummary {
@@ -38,12 +47,41 @@ pub struct RestoreSummary {
     pub bytes: u64,
 }
 
-/// Restores snapshot `snapshot_id` into `target` (created if missing).
+/// What a running restore reports.
+pub trait RestoreEvents: Send + Sync {
+    /// The snapshot holds `files` files of `bytes` bytes in all.
+    fn totals(&self, _files: u64, _bytes: u64) {}
+    /// `bytes` more were written.
+    fn bytes_done(&self, _bytes: u64) {}
+    /// One more file is restored.
+    fn file_done(&self) {}
+}
+
+impl RestoreEvents for crate::Quiet {}
+
+/// Restores `snapshot_id` into `target` (created if missing).
 pub async fn restore(
     state: &AgentState,
     snapshot_id: &str,
     target: &Path,
 ) -> anyhow::Result<RestoreSummary> {
+    restore_with(state, snapshot_id, target, None, Arc::new(crate::Quiet)).await
+}
+
+/// [`restore`], reporting to `events`. A company in personal-key mode
+/// needs its `passphrase`: the key is opened afresh for every restore.
+pub async fn restore_with(
+    state: &AgentState,
+    snapshot_id: &str,
+    target: &Path,
+    passphrase: Option<&str>,
+    events: Arc<dyn RestoreEvents>,
+) -> anyhow::Result<RestoreSummary> {
+    let key = if state.uses_personal_key() {
+        state.open_personal_key(passphrase)?
+    } else {
+        state.data_key()?
+    };
     let id = SnapshotId::parse(snapshot_id, "snapshot").map_err(|e| anyhow::anyhow!("{e}"))?;
     let client = AgentClient::connect(state).await?;
     let snapshot = client
@@ -59,33 +97,51 @@ pub async fn restore(
         .context("the server returned no snapshot")?;
     let root =
         ChunkId::from_slice(&snapshot.tree_id, "tree_id").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = state.data_key()?;
+    let stats = snapshot.stats.unwrap_or_default();
+    events.totals(stats.files, stats.bytes);
     let target = target.to_owned();
     let handle = Handle::current();
     let backup = client.backup.clone();
     tokio::task::spawn_blocking(move || {
         fs::create_dir_all(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
-        let mut restorer = Restorer {
+        let restorer = Restorer {
             ids: key.chunk_id_key(),
             key,
             client: backup,
             handle,
-            summary: RestoreSummary::default(),
+            events,
+            failures: Mutex::new(Vec::new()),
+            files: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
         };
-        restorer.dir(&root, &target)?;
-        Ok(restorer.summary)
+        restorer.run(root, &target)
     })
     .await
     .context("the restore stopped")?
 }
+
+/// Work for the file workers.
+enum Job {
+    /// Small files of one directory, fetched together.
+    Small { dir: PathBuf, nodes: Vec<Node> },
+    /// One large file, fetched a window at a time.
+    Large { path: PathBuf, node: Node },
+}
+
+/// A chunk as fetched: its plaintext, or why it cannot be had.
+type Fetched = HashMap<ChunkId, Result<Vec<u8>, String>>;
 
 struct Restorer {
     key: DataKey,
     ids: ChunkIdKey,
     client: Backup,
     handle: Handle,
-    summary: RestoreSummary,
+    events: Arc<dyn RestoreEvents>,
+    /// "path: why" for everything that could not be restored.
+    failures: Mutex<Vec<String>>,
+    files: AtomicU64,
+    bytes: AtomicU64,
 }
 
 fn chunk_ids(node: &Node) -> anyhow::Result<Vec<ChunkId>> {
@@ -96,90 +152,142 @@ fn chunk_ids(node: &Node) -> anyhow::Result<Vec<ChunkId>> {
 }
 
 impl Restorer {
-    /// Fetches and verifies chunks; every id comes back or it is an error.
-    fn fetch(&mut self, ids: &[ChunkId]) -> anyhow::Result<HashMap<ChunkId, Vec<u8>>> {
-        let mut out = HashMap::with_capacity(ids.len());
-        let mut unique: Vec<ChunkId> = ids.to_vec();
-        unique.sort();
-        unique.dedup();
-        for batch in unique.chunks(BATCH_IDS) {
-            let request = ReadChunksRequest {
-                chunk_ids: batch.iter().map(|id| id.0.to_vec()).collect(),
-            };
-            let mut client = self.client.clone();
-            let stored = self.handle.block_on(async move {
-                let mut stream = client
-                    .read_chunks(request)
-                    .await
-                    .map_err(|s| anyhow::anyhow!("cannot read chunks: {}", s.message()))?
-                    .into_inner();
-                let mut stored = Vec::new();
-                while let Some(message) = stream.next().await {
-                    let message = message
-                        .map_err(|s| anyhow::anyhow!("cannot read chunks: {}", s.message()))?;
-                    stored.extend(message.chunks);
-                }
-                Ok::<_, anyhow::Error>(stored)
-            })?;
-            for chunk in stored {
-                let id =
-                    ChunkId::from_slice(&chunk.id, "id").map_err(|e| anyhow::anyhow!("{e}"))?;
-                if !batch.contains(&id) {
-                    anyhow::bail!("the server sent chunk {id}, which was not asked for");
-                }
-                let plain = decode_blob(&self.key, &self.ids, &id, &chunk.data)
-                    .with_context(|| format!("chunk {id} is damaged"))?;
-                out.insert(id, plain);
+    fn run(&self, root: ChunkId, target: &Path) -> anyhow::Result<RestoreSummary> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
+        let (job_tx, job_rx) = flume::bounded::<Job>(workers * 2);
+        let planned = std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let jobs = job_rx.clone();
+                scope.spawn(move || {
+                    for job in jobs.iter() {
+                        self.work(job);
+                    }
+                });
+            }
+            drop(job_rx);
+            // Dropping the sender when planning ends lets the workers finish.
+            self.plan(root, target, job_tx)
+        });
+        let dirs = planned?;
+        // Directories last, deepest first: writing into one changes its time.
+        for (path, node) in dirs.iter().rev() {
+            if let Err(err) = set_meta(path, node) {
+                self.fail(path, &format!("{err:#}"));
             }
         }
-        if let Some(missing) = unique.iter().find(|id| !out.contains_key(*id)) {
-            anyhow::bail!("the server did not return chunk {missing}");
+        let failures =
+            std::mem::take(&mut *self.failures.lock().unwrap_or_else(|e| e.into_inner()));
+        if !failures.is_empty() {
+            let mut message = format!(
+                "{} could not be restored (the other files were restored):",
+                plural(failures.len(), "item")
+            );
+            for failure in failures.iter().take(NAMED_FAILURES) {
+                message.push_str("\n  ");
+                message.push_str(failure);
+            }
+            if failures.len() > NAMED_FAILURES {
+                message.push_str(&format!("\n  and {} more", failures.len() - NAMED_FAILURES));
+            }
+            anyhow::bail!(message);
         }
-        Ok(out)
+        Ok(RestoreSummary {
+            files: self.files.load(Ordering::Relaxed),
+            dirs: dirs.len() as u64,
+            bytes: self.bytes.load(Ordering::Relaxed),
+        })
     }
 
-    fn dir(&mut self, tree_id: &ChunkId, path: &Path) -> anyhow::Result<()> {
-        let bytes = self
-            .fetch(std::slice::from_ref(tree_id))?
-            .remove(tree_id)
-            .context("tree chunk missing")?;
-        let tree = decode_tree(&bytes)?;
-        // Small files first, fetched in batches; then the rest one by one.
-        let mut batch: Vec<&Node> = Vec::new();
-        let mut batch_bytes = 0u64;
-        let mut batch_ids = 0usize;
-        for node in tree
-            .nodes
-            .iter()
-            .filter(|n| n.kind == NodeKind::File as i32 && n.size <= BATCH_BYTES)
-        {
-            if !batch.is_empty()
-                && (batch_bytes + node.size > BATCH_BYTES
-                    || batch_ids + node.content.len() > BATCH_IDS)
-            {
-                self.small_files(&batch, path)?;
-                batch.clear();
-                batch_bytes = 0;
-                batch_ids = 0;
+    fn fail(&self, path: &Path, why: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("{}: {why}", path.display()));
+    }
+
+    /// Reads the trees a level at a time, creates directories and symlinks,
+    /// and queues the files. Returns the directories, to set their metadata.
+    fn plan(
+        &self,
+        root: ChunkId,
+        target: &Path,
+        jobs: flume::Sender<Job>,
+    ) -> anyhow::Result<Vec<(PathBuf, Node)>> {
+        let mut dirs = Vec::new();
+        let mut level = vec![(root, target.to_owned())];
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for batch in level.chunks(TREE_BATCH) {
+                let ids: Vec<ChunkId> = batch.iter().map(|(id, _)| *id).collect();
+                let fetched = match self.fetch(&ids) {
+                    Ok(fetched) => fetched,
+                    Err(err) => {
+                        for (_, path) in batch {
+                            self.fail(path, &format!("directory not restored: {err:#}"));
+                        }
+                        continue;
+                    }
+                };
+                for (id, path) in batch {
+                    let tree = match fetched.get(id) {
+                        Some(Ok(bytes)) => decode_tree(bytes).map_err(|e| e.to_string()),
+                        Some(Err(why)) => Err(why.clone()),
+                        None => Err(format!("the server did not return tree {id}")),
+                    };
+                    match tree {
+                        Ok(tree) => self.plan_dir(tree.nodes, path, &jobs, &mut next, &mut dirs)?,
+                        Err(why) => self.fail(path, &format!("directory not restored: {why}")),
+                    }
+                }
             }
-            batch_bytes += node.size;
-            batch_ids += node.content.len();
-            batch.push(node);
+            level = next;
         }
-        self.small_files(&batch, path)?;
-        for node in &tree.nodes {
+        Ok(dirs)
+    }
+
+    fn plan_dir(
+        &self,
+        nodes: Vec<Node>,
+        path: &Path,
+        jobs: &flume::Sender<Job>,
+        next: &mut Vec<(ChunkId, PathBuf)>,
+        dirs: &mut Vec<(PathBuf, Node)>,
+    ) -> anyhow::Result<()> {
+        let stopped = || anyhow::anyhow!("the restore workers stopped");
+        let mut small = Vec::new();
+        let (mut small_bytes, mut small_ids) = (0u64, 0usize);
+        for mut node in nodes {
             let child = child_path(path, &node.name)?;
             match NodeKind::try_from(node.kind) {
-                Ok(NodeKind::File) if node.size > BATCH_BYTES => self.large_file(node, &child)?,
-                Ok(NodeKind::File) => {}
+                Ok(NodeKind::File) if node.size > BATCH_BYTES => {
+                    jobs.send(Job::Large { path: child, node })
+                        .map_err(|_| stopped())?;
+                }
+                Ok(NodeKind::File) => {
+                    if !small.is_empty()
+                        && (small_bytes + node.size > BATCH_BYTES
+                            || small_ids + node.content.len() > BATCH_IDS)
+                    {
+                        let nodes = std::mem::take(&mut small);
+                        jobs.send(Job::Small {
+                            dir: path.to_owned(),
+                            nodes,
+                        })
+                        .map_err(|_| stopped())?;
+                        (small_bytes, small_ids) = (0, 0);
+                    }
+                    small_bytes += node.size;
+                    small_ids += node.content.len();
+                    small.push(node);
+                }
                 Ok(NodeKind::Dir) => {
                     let subtree = ChunkId::from_slice(&node.subtree, "subtree")
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", child.display()))?;
                     fs::create_dir(&child)
                         .with_context(|| format!("cannot create {}", child.display()))?;
-                    self.dir(&subtree, &child)?;
-                    set_meta(&child, node)?;
-                    self.summary.dirs += 1;
+                    node.subtree.clear();
+                    next.push((subtree, child.clone()));
+                    dirs.push((child, node));
                 }
                 Ok(NodeKind::Symlink) => {
                     std::os::unix::fs::symlink(OsStr::from_bytes(&node.link_target), &child)
@@ -188,70 +296,212 @@ impl Restorer {
                     filetime::set_symlink_file_times(&child, mtime, mtime)
                         .with_context(|| format!("cannot set the time of {}", child.display()))?;
                 }
-                _ => anyhow::bail!(
-                    "{} has an unknown entry kind {}",
-                    child.display(),
-                    node.kind
-                ),
+                _ => self.fail(&child, &format!("unknown entry kind {}", node.kind)),
             }
+        }
+        if !small.is_empty() {
+            jobs.send(Job::Small {
+                dir: path.to_owned(),
+                nodes: small,
+            })
+            .map_err(|_| stopped())?;
         }
         Ok(())
     }
 
-    fn small_files(&mut self, nodes: &[&Node], dir: &Path) -> anyhow::Result<()> {
-        if nodes.is_empty() {
-            return Ok(());
+    fn work(&self, job: Job) {
+        match job {
+            Job::Small { dir, nodes } => self.small_files(&dir, nodes),
+            Job::Large { path, node } => {
+                if let Err(err) = self.large_file(&path, &node) {
+                    self.fail(&path, &format!("{err:#}"));
+                }
+            }
         }
+    }
+
+    /// Fetches `ids`: transport failures are an error for the whole call; a
+    /// damaged chunk is an error for that chunk only.
+    fn fetch(&self, ids: &[ChunkId]) -> anyhow::Result<Fetched> {
+        let mut unique: Vec<ChunkId> = ids.to_vec();
+        unique.sort();
+        unique.dedup();
+        let mut out = HashMap::with_capacity(unique.len());
+        for batch in unique.chunks(BATCH_IDS) {
+            let stored = self.read_chunks(batch)?;
+            for (id, data) in stored {
+                if !batch.contains(&id) {
+                    anyhow::bail!("the server sent chunk {id}, which was not asked for");
+                }
+                let plain = decode_blob(&self.key, &self.ids, &id, &data)
+                    .map_err(|e| format!("chunk {id} is damaged: {e}"));
+                out.insert(id, plain);
+            }
+        }
+        for id in unique {
+            out.entry(id)
+                .or_insert_with(|| Err(format!("the server did not return chunk {id}")));
+        }
+        Ok(out)
+    }
+
+    fn read_chunks(&self, batch: &[ChunkId]) -> anyhow::Result<Vec<(ChunkId, Vec<u8>)>> {
+        let request = ReadChunksRequest {
+            chunk_ids: batch.iter().map(|id| id.0.to_vec()).collect(),
+        };
+        let mut client = self.client.clone();
+        let stored = self.handle.block_on(async move {
+            let mut stream = client
+                .read_chunks(request)
+                .await
+                .map_err(|s| anyhow::anyhow!("cannot read chunks: {}", s.message()))?
+                .into_inner();
+            let mut stored = Vec::new();
+            while let Some(message) = stream.next().await {
+                let message =
+                    message.map_err(|s| anyhow::anyhow!("cannot read chunks: {}", s.message()))?;
+                stored.extend(message.chunks);
+            }
+            Ok::<_, anyhow::Error>(stored)
+        })?;
+        stored
+            .into_iter()
+            .map(|chunk| {
+                let id =
+                    ChunkId::from_slice(&chunk.id, "id").map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok((id, chunk.data))
+            })
+            .collect()
+    }
+
+    fn small_files(&self, dir: &Path, nodes: Vec<Node>) {
         let mut ids = Vec::new();
-        for node in nodes {
-            ids.extend(chunk_ids(node)?);
-        }
-        let chunks = self.fetch(&ids)?;
-        for node in nodes {
-            let path = child_path(dir, &node.name)?;
-            let mut file = create(&path)?;
-            for id in chunk_ids(node)? {
-                file.write_all(&chunks[&id])
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+        for node in &nodes {
+            match chunk_ids(node) {
+                Ok(found) => ids.extend(found),
+                Err(err) => self.fail(&dir.join(OsStr::from_bytes(&node.name)), &err.to_string()),
             }
-            self.finish_file(file, &path, node)?;
+        }
+        let chunks = if ids.is_empty() {
+            Ok(Fetched::new())
+        } else {
+            self.fetch(&ids)
+        };
+        for node in nodes {
+            let path = match child_path(dir, &node.name) {
+                Ok(path) => path,
+                Err(err) => {
+                    self.fail(dir, &format!("{err:#}"));
+                    continue;
+                }
+            };
+            let result = match &chunks {
+                Ok(chunks) => self.write_small(&path, &node, chunks),
+                Err(err) => Err(anyhow::anyhow!("{err:#}")),
+            };
+            if let Err(err) = result {
+                self.fail(&path, &format!("{err:#}"));
+            }
+        }
+    }
+
+    fn write_small(&self, path: &Path, node: &Node, chunks: &Fetched) -> anyhow::Result<()> {
+        let ids = chunk_ids(node)?;
+        // Check every chunk before creating the file: a damaged one leaves none.
+        let parts = ids
+            .iter()
+            .map(|id| chunk(chunks, id))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut file = create(path)?;
+        removed_on_error(path, || {
+            for data in parts {
+                file.write_all(data)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                self.events.bytes_done(data.len() as u64);
+            }
+            self.finish_file(file, path, node)
+        })
+    }
+
+    fn large_file(&self, path: &Path, node: &Node) -> anyhow::Result<()> {
+        let ids = chunk_ids(node)?;
+        let mut file = create(path)?;
+        removed_on_error(path, || {
+            self.write_large(&mut file, path, &ids)?;
+            self.finish_file(file, path, node)
+        })
+    }
+
+    fn write_large(&self, file: &mut fs::File, path: &Path, ids: &[ChunkId]) -> anyhow::Result<()> {
+        let mut windows = ids.chunks(LARGE_FILE_WINDOW);
+        let mut current = windows.next().map(|w| (w, self.fetch(w)));
+        while let Some((window, fetched)) = current {
+            // Fetch the next window while this one is written.
+            let (next, written) = std::thread::scope(|scope| {
+                let next = windows
+                    .next()
+                    .map(|w| scope.spawn(move || (w, self.fetch(w))));
+                let written = fetched.and_then(|chunks| {
+                    for id in window {
+                        let data = chunk(&chunks, id)?;
+                        file.write_all(data)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        self.events.bytes_done(data.len() as u64);
+                    }
+                    Ok(())
+                });
+                (next.map(|h| h.join()), written)
+            });
+            written?;
+            current = match next {
+                Some(Ok(next)) => Some(next),
+                Some(Err(_)) => anyhow::bail!("fetching {} stopped", path.display()),
+                None => None,
+            };
         }
         Ok(())
     }
 
-    fn large_file(&mut self, node: &Node, path: &Path) -> anyhow::Result<()> {
-        let mut file = create(path)?;
-        let ids = chunk_ids(node)?;
-        for window in ids.chunks(LARGE_FILE_WINDOW) {
-            let chunks = self
-                .fetch(window)
-                .with_context(|| format!("cannot restore {}", path.display()))?;
-            for id in window {
-                file.write_all(&chunks[id])
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
-        }
-        self.finish_file(file, path, node)
-    }
-
-    fn finish_file(&mut self, file: fs::File, path: &Path, node: &Node) -> anyhow::Result<()> {
+    fn finish_file(&self, file: fs::File, path: &Path, node: &Node) -> anyhow::Result<()> {
         let written = file.metadata()?.len();
         if written != node.size {
-            anyhow::bail!(
-                "{} restored {written} bytes, expected {}",
-                path.display(),
-                node.size
-            );
+            anyhow::bail!("restored {written} bytes, expected {}", node.size);
         }
         drop(file);
         set_meta(path, node)?;
-        self.summary.files += 1;
-        self.summary.bytes += written;
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(written, Ordering::Relaxed);
+        self.events.file_done();
         Ok(())
     }
 }
 
-/// A tree entry's path under `dir`; names that could escape it are refused.
+/// The plaintext of `id` among `chunks`, or why it cannot be had.
+fn chunk<'a>(chunks: &'a Fetched, id: &ChunkId) -> anyhow::Result<&'a [u8]> {
+    match chunks.get(id) {
+        Some(Ok(data)) => Ok(data),
+        Some(Err(why)) => anyhow::bail!("{why}"),
+        None => anyhow::bail!("the server did not return chunk {id}"),
+    }
+}
+
+/// Runs `write` on a file this restore created, removing the file if it
+/// fails: a half-written file must not pass for a restored one.
+fn removed_on_error<T>(
+    path: &Path,
+    write: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    write().inspect_err(|_| drop(fs::remove_file(path)))
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn child_path(dir: &Path, name: &[u8]) -> anyhow::Result<PathBuf> {
     if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
     {

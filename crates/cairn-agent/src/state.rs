@@ -15,8 +15,17 @@ pub struct AgentState {
     pub hostname: String,
     /// Machine credential, exchanged for access tokens.
     pub credential: String,
-    /// The company's data key, hex.
+    /// The company's data key, hex; empty while a personal-key agent is
+    /// locked (enrolled without the right passphrase).
     pub data_key: String,
+    /// Personal-key mode: the data key sealed with the company's
+    /// passphrase, hex; empty for a managed key.
+    #[serde(default)]
+    pub personal_key: String,
+    /// The state directory this was loaded from or saved to; the agent keeps
+    /// its parent-snapshot cache there.
+    #[serde(skip)]
+    pub dir: Option<PathBuf>,
 }
 
 impl AgentState {
@@ -32,8 +41,10 @@ impl AgentState {
                 path.display()
             )
         })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid agent state file", path.display()))
+        let mut state: AgentState = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid agent state file", path.display()))?;
+        state.dir = Some(dir.to_owned());
+        Ok(state)
     }
 
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
@@ -50,9 +61,46 @@ impl AgentState {
     }
 
     pub fn data_key(&self) -> anyhow::Result<cairn_crypto::DataKey> {
+        if self.data_key.is_empty() && !self.personal_key.is_empty() {
+            anyhow::bail!(
+                "this machine is locked: the company uses a personal key; run `cairn-agent unlock` with its passphrase"
+            );
+        }
         let bytes =
             hex::decode(&self.data_key).context("data key in the agent state is not hex")?;
         Ok(cairn_crypto::DataKey::from_bytes(&bytes)?)
+    }
+
+    pub fn uses_personal_key(&self) -> bool {
+        !self.personal_key.is_empty()
+    }
+
+    /// The data key opened from the personal key with `passphrase`.
+    pub fn open_personal_key(
+        &self,
+        passphrase: Option<&str>,
+    ) -> anyhow::Result<cairn_crypto::DataKey> {
+        let passphrase = passphrase.context(
+            "the company uses a personal key: give its passphrase with --passphrase-file or CAIRN_KEY_PASSPHRASE",
+        )?;
+        let sealed = hex::decode(&self.personal_key)
+            .context("personal key in the agent state is not hex")?;
+        let key = cairn_crypto::PersonalKey::from_bytes(&sealed)?.open(passphrase)?;
+        Ok(key)
+    }
+
+    /// Opens the personal key with `passphrase` and keeps the data key, so
+    /// scheduled backups run unattended.
+    pub fn unlock(&mut self, passphrase: Option<&str>) -> anyhow::Result<()> {
+        let key = self.open_personal_key(passphrase)?;
+        self.data_key = hex::encode(key.as_bytes());
+        let dir = self
+            .dir
+            .clone()
+            .context("the agent state has no directory")?;
+        let path = Self::file(&dir);
+        cairn_core::secret::replace_private(&path, &serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use futures::{Stream, StreamExt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use cairn_core::validate::text;
 use cairn_core::{AgentId, ChunkId, EntityKind, Error, SnapshotId};
-use cairn_entity::regional::{agent, snapshot, snapshot_chunk};
+use cairn_entity::regional::{agent, snapshot, snapshot_refs};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
@@ -102,17 +102,32 @@ pub(crate) async fn commit(
     retention: Retention,
     commit: Commit,
 ) -> Result<snapshot::Model, Error> {
-    let held = present(db, scope, &commit.chunks).await?;
-    if held.len() != commit.chunks.len() {
-        let missing = commit.chunks.iter().find(|id| !held.contains(id)).copied();
+    // Chunks the agent's previous snapshot referenced are stored (nothing
+    // removes chunks a snapshot references); only the others are looked up.
+    let parent = previous_refs(db, scope, agent).await?;
+    let new: Vec<ChunkId> = commit
+        .chunks
+        .iter()
+        .filter(|id| !parent.contains(&id.0))
+        .copied()
+        .collect();
+    let held = present(db, scope, &new).await?;
+    if held.len() != new.len() {
+        let missing = new.iter().find(|id| !held.contains(id)).copied();
         return Err(Error::invalid(
             "chunk_ids",
             format!(
                 "{} referenced chunks are not stored for this company (first: {})",
-                commit.chunks.len() - held.len(),
+                new.len() - held.len(),
                 missing.map(|m| m.to_hex()).unwrap_or_default()
             ),
         ));
+    }
+    let mut sorted = commit.chunks;
+    sorted.sort_unstable();
+    let mut refs = Vec::with_capacity(sorted.len() * 32);
+    for id in &sorted {
+        refs.extend_from_slice(&id.0);
     }
     let header = commit.header;
     let stats = header.stats.unwrap_or_default();
@@ -139,18 +154,14 @@ pub(crate) async fn commit(
     .insert(&txn)
     .await
     .map_err(db_err("recording a snapshot"))?;
-    for batch in commit.chunks.chunks(QUERY_BATCH) {
-        snapshot_chunk::Entity::insert_many(batch.iter().map(|chunk| {
-            snapshot_chunk::ActiveModel {
-                snapshot_id: Set(id.0),
-                chunk_id: Set(chunk.0.to_vec()),
-                company_id: Set(scope.uuid()),
-            }
-        }))
-        .exec(&txn)
-        .await
-        .map_err(db_err("recording snapshot chunks"))?;
+    snapshot_refs::ActiveModel {
+        snapshot_id: Set(id.0),
+        company_id: Set(scope.uuid()),
+        chunk_ids: Set(refs),
     }
+    .insert(&txn)
+    .await
+    .map_err(db_err("recording snapshot chunks"))?;
     cairn_orgs::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
     let forgotten = apply_retention(&txn, scope, agent, retention).await?;
     txn.commit()
@@ -158,6 +169,41 @@ pub(crate) async fn commit(
         .map_err(db_err("committing a snapshot"))?;
     tracing::info!(company = %scope.company(), snapshot = %id, forgotten, "snapshot committed");
     Ok(row)
+}
+
+/// The chunk ids the agent's newest snapshot references.
+async fn previous_refs(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: AgentId,
+) -> Result<HashSet<[u8; 32]>, Error> {
+    let newest: Option<uuid::Uuid> = snapshot::Entity::find()
+        .select_only()
+        .column(snapshot::Column::Id)
+        .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot::Column::AgentId.eq(agent.0))
+        .order_by_desc(snapshot::Column::CreatedAt)
+        .order_by_desc(snapshot::Column::Id)
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_err("finding an agent's newest snapshot"))?;
+    let Some(newest) = newest else {
+        return Ok(HashSet::new());
+    };
+    let refs = snapshot_refs::Entity::find_by_id(newest)
+        .filter(snapshot_refs::Column::CompanyId.eq(scope.uuid()))
+        .one(db)
+        .await
+        .map_err(db_err("reading a snapshot's chunks"))?;
+    Ok(refs
+        .map(|r| {
+            r.chunk_ids
+                .chunks_exact(32)
+                .filter_map(|id| <[u8; 32]>::try_from(id).ok())
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// Forgets the agent's snapshots the policy no longer keeps: all but the
@@ -184,9 +230,9 @@ async fn apply_retention<C: ConnectionTrait>(
         .map(|r| r.id)
         .collect();
     for batch in expired.chunks(QUERY_BATCH) {
-        snapshot_chunk::Entity::delete_many()
-            .filter(snapshot_chunk::Column::CompanyId.eq(scope.uuid()))
-            .filter(snapshot_chunk::Column::SnapshotId.is_in(batch.iter().copied()))
+        snapshot_refs::Entity::delete_many()
+            .filter(snapshot_refs::Column::CompanyId.eq(scope.uuid()))
+            .filter(snapshot_refs::Column::SnapshotId.is_in(batch.iter().copied()))
             .exec(db)
             .await
             .map_err(db_err("forgetting snapshot chunks"))?;
@@ -267,9 +313,9 @@ pub(crate) async fn delete(
     if done.rows_affected == 0 {
         return Err(Error::not_found(EntityKind::Snapshot, id));
     }
-    snapshot_chunk::Entity::delete_many()
-        .filter(snapshot_chunk::Column::CompanyId.eq(scope.uuid()))
-        .filter(snapshot_chunk::Column::SnapshotId.eq(id.0))
+    snapshot_refs::Entity::delete_many()
+        .filter(snapshot_refs::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot_refs::Column::SnapshotId.eq(id.0))
         .exec(&txn)
         .await
         .map_err(db_err("deleting snapshot chunks"))?;

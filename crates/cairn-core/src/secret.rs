@@ -39,6 +39,39 @@ pub fn load_or_create_hex(path: &Path, len: usize) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// Where a personal-key passphrase comes from: the file given, else the
+/// `CAIRN_KEY_PASSPHRASE` environment variable. One trailing newline of a
+/// file is not part of it. `None` when neither is given.
+pub fn read_passphrase(file: Option<&Path>) -> Result<Option<String>, Error> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid(
+                "passphrase-file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?,
+        None => match std::env::var("CAIRN_KEY_PASSPHRASE") {
+            Ok(text) => text,
+            Err(_) => return Ok(None),
+        },
+    };
+    let text = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    Ok(Some(text.to_owned()))
+}
+
+/// Replaces `path` with `contents`, readable only by its owner: written whole
+/// to a sibling file, then renamed over, so a crash leaves the old or the new.
+pub fn replace_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    write_private(&partial, contents)?;
+    std::fs::rename(&partial, path)
+        .map_err(|e| Error::internal_with(&format!("replacing {}", path.display()), e))
+}
+
 /// Writes `contents` to a new file readable only by its owner.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if let Some(parent) = path.parent() {

@@ -11,6 +11,9 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use cairn_core::{ChunkId, PackId};
 
+mod personal;
+pub use personal::{PersonalKey, PersonalKeyError};
+
 const TAG_LEN: usize = 16;
 
 /// Bytes added by sealing: the nonce in front, the tag behind.
@@ -38,19 +41,31 @@ fn aead_key(bytes: &[u8; 32]) -> Result<LessSafeKey, CryptoError> {
 }
 
 fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    seal_parts(key, aad, &[], plaintext)
+}
+
+/// Seals `head ‖ body` without joining them first: one output buffer.
+fn seal_parts(
+    key: &[u8; 32],
+    aad: &[u8],
+    head: &[u8],
+    body: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let key = aead_key(key)?;
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
-    let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext.len());
+    let plaintext_len = head.len() + body.len();
+    let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext_len);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
+    out.extend_from_slice(head);
+    out.extend_from_slice(body);
     let tag = key
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad),
             &mut out[NONCE_LEN..],
         )
-        .map_err(|_| CryptoError::TooLong(plaintext.len()))?;
+        .map_err(|_| CryptoError::TooLong(plaintext_len))?;
     out.extend_from_slice(tag.as_ref());
     Ok(out)
 }
@@ -105,6 +120,11 @@ impl DataKey {
     /// nonce. `aad` is authenticated but not stored; `open` needs the same.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.0, aad, plaintext)
+    }
+
+    /// [`DataKey::seal`] of `head ‖ body`, without joining them first.
+    pub fn seal_parts(&self, aad: &[u8], head: &[u8], body: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        seal_parts(&self.0, aad, head, body)
     }
 
     /// Reverses `seal`; fails on short input, a wrong key, a wrong `aad` or

@@ -33,20 +33,40 @@ pub fn encode_blob(
     id_key: &ChunkIdKey,
     plaintext: &[u8],
 ) -> Result<EncodedBlob, EngineError> {
+    encode_named_blob(key, id_key.chunk_id(plaintext), plaintext)
+}
+
+/// [`encode_blob`] for a chunk already named with the company's
+/// [`ChunkIdKey`]: the caller vouches that `id` is the chunk's id.
+pub fn encode_named_blob(
+    key: &DataKey,
+    id: ChunkId,
+    plaintext: &[u8],
+) -> Result<EncodedBlob, EngineError> {
     if plaintext.len() > MAX_BLOB_SIZE {
         return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
     }
-    let id = id_key.chunk_id(plaintext);
-    let compressed = zstd::bulk::compress(plaintext, ZSTD_LEVEL)?;
-    let mut body = Vec::with_capacity(1 + plaintext.len().min(compressed.len()));
-    if compressed.len() < plaintext.len() {
-        body.push(ZSTD);
-        body.extend_from_slice(&compressed);
-    } else {
-        body.push(RAW);
-        body.extend_from_slice(plaintext);
+    // One compression context per thread, reused for every chunk.
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
     }
-    let stored = key.seal(id.as_bytes(), &body)?;
+    let compressed = COMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let compressor = match cell.as_mut() {
+            Some(c) => c,
+            None => cell.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        compressor.compress(plaintext)
+    })?;
+    // Format byte, then the smaller of the two, sealed straight from where
+    // they are: no joined copy.
+    let stored = if compressed.len() < plaintext.len() {
+        key.seal_parts(id.as_bytes(), &[ZSTD], &compressed)?
+    } else {
+        drop(compressed);
+        key.seal_parts(id.as_bytes(), &[RAW], plaintext)?
+    };
     Ok(EncodedBlob {
         id,
         stored,

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use fastcdc::v2020::{FastCDC, StreamCDC};
+use fastcdc::v2020::FastCDC;
 
 use crate::EngineError;
 
@@ -11,27 +11,84 @@ pub const CHUNK_MIN: u32 = 512 * 1024;
 pub const CHUNK_AVG: u32 = 1024 * 1024;
 pub const CHUNK_MAX: u32 = 8 * 1024 * 1024;
 
-/// Cuts a reader into chunks, in order. An empty reader yields nothing; a
-/// read error is yielded once and ends the stream. Holds at most
-/// `CHUNK_MAX` bytes of the reader in memory.
+/// Bytes read ahead by [`chunk_stream`]: the largest chunk and a little more
+/// (a refill moves only the last, uncut chunk to the front).
+const READ_AHEAD: usize = CHUNK_MAX as usize + 2 * 1024 * 1024;
+
+/// Cuts a reader into chunks, in order, at the same places [`chunk_slice`]
+/// cuts the reader's bytes. An empty reader yields nothing; a read error is
+/// yielded once and ends the stream. Holds at most `CHUNK_MAX` + 2 MiB
+/// of the reader in memory, and only as much as a small file needs.
 pub fn chunk_stream<R: Read>(reader: R) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> {
-    let mut chunks = StreamCDC::new(reader, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        if failed {
-            return None;
+    ChunkStream::new(reader, READ_AHEAD)
+}
+
+struct ChunkStream<R> {
+    reader: R,
+    /// Read but not yet cut: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    capacity: usize,
+    eof: bool,
+    failed: bool,
+}
+
+impl<R: Read> ChunkStream<R> {
+    fn new(reader: R, capacity: usize) -> ChunkStream<R> {
+        // A cut depends on at most CHUNK_MAX bytes from its chunk's start.
+        debug_assert!(capacity > CHUNK_MAX as usize);
+        ChunkStream {
+            reader,
+            buf: Vec::new(),
+            pos: 0,
+            capacity,
+            eof: false,
+            failed: false,
         }
-        match chunks.next()? {
-            Ok(chunk) => Some(Ok(chunk.data)),
-            Err(err) => {
-                failed = true;
-                Some(Err(match err {
-                    fastcdc::v2020::Error::IoError(io) => EngineError::Io(io),
-                    other => EngineError::Io(std::io::Error::other(other.to_string())),
-                }))
+    }
+
+    /// Moves the uncut bytes to the front and reads until the buffer is full
+    /// or the reader ends.
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let want = self.capacity - self.buf.len();
+        let read = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(&mut self.buf)?;
+        if read < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Iterator for ChunkStream<R> {
+    type Item = Result<Vec<u8>, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            let rest = &self.buf[self.pos..];
+            if let Some(cut) = FastCDC::new(rest, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX).next() {
+                // A cut at the end of what was read may only be where the
+                // read stopped: it stands only at the end of the reader.
+                if cut.length < rest.len() || self.eof {
+                    let chunk = rest[..cut.length].to_vec();
+                    self.pos += cut.length;
+                    return Some(Ok(chunk));
+                }
+            } else if self.eof {
+                return None;
+            }
+            if let Err(err) = self.refill() {
+                self.failed = true;
+                return Some(Err(EngineError::Io(err)));
             }
         }
-    })
+    }
 }
 
 /// Cuts an in-memory buffer into chunks, at the same places `chunk_stream`
@@ -91,6 +148,45 @@ mod tests {
             prop_assert_eq!(sliced.concat(), data.clone());
             prop_assert_eq!(&streamed, &sliced);
             assert_sizes(&sliced);
+        }
+    }
+
+    /// Returns at most `step` bytes per read, like a pipe or a slow disk.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.data.len().min(self.step).min(out.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn refills_cut_where_the_whole_buffer_would() {
+        // Random data, then a run of zeros (cut at the maximum), then random
+        // again: many refills of the smallest buffer allowed, short reads.
+        let mut data = pseudo_random(23 * MIB + 5, 3);
+        data.extend(vec![0u8; 17 * MIB]);
+        data.extend(pseudo_random(9 * MIB + 1, 4));
+        let sliced: Vec<&[u8]> = chunk_slice(&data).collect();
+        for capacity in [
+            CHUNK_MAX as usize + 1,
+            READ_AHEAD,
+            3 * CHUNK_MAX as usize + 17,
+        ] {
+            let reader = Trickle {
+                data: &data,
+                step: 300_001,
+            };
+            let streamed: Vec<Vec<u8>> = ChunkStream::new(reader, capacity)
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(streamed, sliced, "capacity {capacity}");
         }
     }
 

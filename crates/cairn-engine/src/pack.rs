@@ -32,7 +32,9 @@ impl PackBuilder {
     pub fn new(target: usize) -> PackBuilder {
         PackBuilder {
             target,
-            bytes: Vec::new(),
+            // Room for the target and one more blob: a pack is never copied
+            // to grow. Pages are only touched as blobs are added.
+            bytes: Vec::with_capacity(target + crate::CHUNK_MAX as usize + 1024),
             chunks: Vec::new(),
         }
     }

@@ -3,14 +3,14 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use cairn_core::validate::{count, industry, optional_text, phone, postal_code, text};
 use cairn_core::{EntityKind, Error};
 use cairn_entity::audit_log::{Actor, record};
-use cairn_entity::regional::{company, employee_count};
+use cairn_entity::regional::{agent, company, employee_count};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::orgs::v1 as pb;
 
@@ -186,4 +186,40 @@ pub(crate) async fn set_quota(
     txn.commit()
         .await
         .map_err(db_err("committing a quota change"))
+}
+
+/// Personal-key mode: keeps only `sealed` (checked to be a well-formed
+/// `PersonalKey`) and forgets the master-wrapped key. Only before any
+/// machine is enrolled, so no chunk was ever sealed with the old key.
+pub(crate) async fn set_personal_key(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    actor: &Actor<'_>,
+    sealed: &[u8],
+) -> Result<(), Error> {
+    cairn_crypto::PersonalKey::from_bytes(sealed)
+        .map_err(|e| Error::invalid("personal_key", e.to_string()))?;
+    let txn = db.begin().await.map_err(db_err("starting a key change"))?;
+    let found = locked(&txn, scope).await?;
+    let enrolled = agent::Entity::find()
+        .filter(agent::Column::CompanyId.eq(scope.uuid()))
+        .count(&txn)
+        .await
+        .map_err(db_err("counting agents"))?;
+    if enrolled > 0 || found.personal_key.is_some() {
+        return Err(Error::FailedPrecondition(
+            "a personal key can only be chosen before the first machine is enrolled".into(),
+        ));
+    }
+    let mut active = found.into_active_model();
+    active.personal_key = Set(Some(sealed.to_vec()));
+    active.wrapped_key = Set(Vec::new());
+    active
+        .update(&txn)
+        .await
+        .map_err(db_err("setting a personal key"))?;
+    record(&txn, scope, actor, "company.personal_key", "personal_key").await?;
+    txn.commit()
+        .await
+        .map_err(db_err("committing a key change"))
 }

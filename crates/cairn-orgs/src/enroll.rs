@@ -126,7 +126,15 @@ pub(crate) struct Enrolled {
     pub(crate) agent: AgentId,
     pub(crate) company: CompanyId,
     pub(crate) credential: String,
-    pub(crate) data_key: DataKey,
+    pub(crate) key: CompanyKey,
+}
+
+/// What an agent receives to encrypt with.
+pub(crate) enum CompanyKey {
+    /// The data key itself.
+    Managed(DataKey),
+    /// The data key sealed with the company's passphrase.
+    Personal(Vec<u8>),
 }
 
 /// Uses a key once: checks it, takes a seat, registers the machine.
@@ -217,9 +225,15 @@ pub(crate) async fn enroll(
     .insert(&txn)
     .await
     .map_err(db_err("registering an agent"))?;
-    let data_key = master
-        .unwrap(&company.wrapped_key, &company.id.to_string())
-        .map_err(|e| Error::internal_with("unwrapping a company key", e))?;
+    // In personal-key mode the server holds no key it can open.
+    let key = match &company.personal_key {
+        Some(sealed) => CompanyKey::Personal(sealed.clone()),
+        None => CompanyKey::Managed(
+            master
+                .unwrap(&company.wrapped_key, &company.id.to_string())
+                .map_err(|e| Error::internal_with("unwrapping a company key", e))?,
+        ),
+    };
     txn.commit()
         .await
         .map_err(db_err("committing enrollment"))?;
@@ -228,7 +242,7 @@ pub(crate) async fn enroll(
         agent: agent_id,
         company: CompanyId(company.id),
         credential,
-        data_key,
+        key,
     })
 }
 

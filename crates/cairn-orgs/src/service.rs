@@ -74,6 +74,7 @@ impl OrgsService {
             quota_bytes: company.quota_bytes.unwrap_or(0),
             stored_bytes: crate::quota::company_stored_bytes(&self.db, scope).await?,
             idle_alert_days: company.idle_alert_days,
+            personal_key: company.personal_key.is_some(),
         })
     }
 }
@@ -200,12 +201,17 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         }
         let hostname = text("hostname", &req.hostname, 253)?;
         let done = enroll::enroll(&self.db, &self.master, secret, hostname).await?;
+        let (data_key, personal_key) = match done.key {
+            enroll::CompanyKey::Managed(key) => (key.as_bytes().to_vec(), Vec::new()),
+            enroll::CompanyKey::Personal(sealed) => (Vec::new(), sealed),
+        };
         Ok(Response::new(pb::EnrollAgentResponse {
             agent_id: done.agent.to_string(),
             company_id: done.company.to_string(),
             region: region.to_proto(),
             credential: done.credential,
-            data_key: done.data_key.as_bytes().to_vec(),
+            data_key,
+            personal_key,
         }))
     }
 
@@ -339,6 +345,23 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
             scope,
             &actor(&caller, &ip),
             request.get_ref().quota_bytes,
+        )
+        .await?;
+        Ok(Response::new(self.company(scope).await?))
+    }
+
+    async fn set_personal_key(
+        &self,
+        request: Request<pb::SetPersonalKeyRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        let caller = self.user(&request, &[Role::Owner]).await?;
+        let ip = client_ip(&request);
+        let scope = caller.scope;
+        company::set_personal_key(
+            &self.db,
+            scope,
+            &actor(&caller, &ip),
+            &request.get_ref().personal_key,
         )
         .await?;
         Ok(Response::new(self.company(scope).await?))

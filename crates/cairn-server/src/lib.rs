@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
@@ -117,6 +116,13 @@ async fn base(
     Ok((router, reporter))
 }
 
+/// Accepted connections with Nagle's algorithm off: many calls are small
+/// requests answered by a stream, which Nagle and delayed acknowledgements
+/// would hold back for tens of milliseconds each.
+fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 /// Binds, opens and starts everything `config` asks for.
 pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
@@ -189,10 +195,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let shutdown = cancel.clone();
         tasks.spawn(async move {
             router
-                .serve_with_incoming_shutdown(
-                    TcpListenerStream::new(listener),
-                    shutdown.cancelled(),
-                )
+                .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled())
                 .await
                 .context("directory listener")
         });
@@ -304,10 +307,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let shutdown = cancel.clone();
         tasks.spawn(async move {
             router
-                .serve_with_incoming_shutdown(
-                    TcpListenerStream::new(listener),
-                    shutdown.cancelled(),
-                )
+                .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled())
                 .await
                 .with_context(|| format!("cell {region} listener"))
         });

@@ -25,8 +25,9 @@ use cairn_proto::directory::v1::{
     LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
 };
 use cairn_proto::orgs::v1::{
-    CreateEnrollmentKeyRequest, GetCompanyRequest, ListEmployeeCountsRequest, SetQuotaRequest,
-    SetSeatsRequest, UpdateCompanyRequest, orgs_service_client::OrgsServiceClient,
+    CreateEnrollmentKeyRequest, GetCompanyRequest, ListEmployeeCountsRequest,
+    SetPersonalKeyRequest, SetQuotaRequest, SetSeatsRequest, UpdateCompanyRequest,
+    orgs_service_client::OrgsServiceClient,
 };
 
 use crate::admin::{AgentCommand, GroupCommand, InvitationCommand, UserCommand};
@@ -250,6 +251,15 @@ enum CompanyCommand {
     Seats { seats: i64 },
     /// Set the storage quota, e.g. 500GiB; 0 for none (the owner).
     Quota { size: String },
+    /// Seal the company's data key with a passphrase Cairn never sees
+    /// (personal-key mode; the owner, before the first machine is enrolled).
+    /// Enrolling a machine and restoring then need the passphrase; if it is
+    /// lost, nobody can restore the company's backups.
+    PersonalKey {
+        /// File holding the passphrase; else CAIRN_KEY_PASSPHRASE.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -452,6 +462,27 @@ where
                     .await
                     .map_err(status("cannot set the quota"))?
                     .into_inner(),
+                Some(CompanyCommand::PersonalKey { passphrase_file }) => {
+                    let passphrase =
+                        cairn_core::secret::read_passphrase(passphrase_file.as_deref())?.context(
+                            "give the passphrase with --passphrase-file or CAIRN_KEY_PASSPHRASE",
+                        )?;
+                    if passphrase.chars().count() < 12 {
+                        anyhow::bail!("the passphrase must be at least 12 characters long");
+                    }
+                    let key = cairn_crypto::DataKey::generate()?;
+                    let sealed = cairn_crypto::PersonalKey::seal(&key, &passphrase)?;
+                    client
+                        .set_personal_key(authed(
+                            &session,
+                            SetPersonalKeyRequest {
+                                personal_key: sealed.to_bytes(),
+                            },
+                        )?)
+                        .await
+                        .map_err(status("cannot set the personal key"))?
+                        .into_inner()
+                }
                 Some(CompanyCommand::Seats { seats }) => client
                     .set_seats(authed(&session, SetSeatsRequest { seats })?)
                     .await
@@ -476,7 +507,7 @@ where
             };
             writeln!(
                 out,
-                "{} ({}), {} employees, {}; seats {} used of {}; storage {} of {}",
+                "{} ({}), {} employees, {}; seats {} used of {}; storage {} of {}{}",
                 c.name,
                 c.industry,
                 c.employees,
@@ -487,7 +518,8 @@ where
                 match c.quota_bytes {
                     0 => "no quota".to_owned(),
                     q => admin::size(q),
-                }
+                },
+                if c.personal_key { "; personal key" } else { "" }
             )?;
         }
         Command::EnrollmentKey {

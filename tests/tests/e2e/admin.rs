@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use cairn_core::Region;
-use cairn_e2e::{Cluster, authed, backends};
+use cairn_e2e::{Cluster, authed, backends, noise};
 use cairn_entity::regional::agent;
 use cairn_proto::accounts::v1::users_service_client::UsersServiceClient;
 use cairn_proto::accounts::v1::{
@@ -31,17 +31,6 @@ use cairn_proto::orgs::v1::{
 };
 
 const PASSWORD: &str = "correct horse battery";
-
-fn noise(len: usize, mut x: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// Invites `email` as `role`, accepts the mailed invitation, logs in.
 async fn invite(

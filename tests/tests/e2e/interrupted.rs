@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use cairn_agent::BackupEvents;
-use cairn_e2e::{Cluster, backends};
+use cairn_e2e::{Cluster, backends, noise};
 
 /// Stops the backup once one pack has been committed on the server.
 #[derive(Default)]
@@ -22,17 +22,6 @@ impl BackupEvents for StopAfterFirstPack {
     fn should_stop(&self) -> bool {
         self.0.load(Ordering::SeqCst) > 0
     }
-}
-
-fn noise(len: usize, mut x: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

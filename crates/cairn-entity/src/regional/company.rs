@@ -13,7 +13,8 @@ pub struct Model {
     pub region: String,
     /// Seats bought.
     pub seats: i64,
-    /// The company's data key, wrapped by the cell's master key.
+    /// The company's data key, wrapped by the cell's master key; empty in
+    /// personal-key mode.
     pub wrapped_key: Vec<u8>,
     pub created_at: DateTimeUtc,
     pub phone: String,
@@ -29,6 +30,9 @@ pub struct Model {
     pub quota_alert_at: Option<DateTimeUtc>,
     /// Days without a completed backup before an agent counts as idle.
     pub idle_alert_days: i32,
+    /// Personal-key mode: the data key sealed with a key derived from a
+    /// passphrase only the company knows (`cairn_crypto::PersonalKey`).
+    pub personal_key: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
