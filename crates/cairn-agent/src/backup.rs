@@ -5,8 +5,9 @@
 //! reading them. Reader threads read, cut and name the other files; a
 //! resolver asks the server in batches which of those chunks the company
 //! lacks; encoder threads compress and encrypt the missing ones; the packer
-//! fills packs, which upload (two at a time) while the walk goes on. Every
-//! channel between stages is bounded, so memory does not grow with the data.
+//! fills packs, which upload while the walk goes on. A byte budget bounds the
+//! chunk data between the readers and the server (`budget.rs`), so memory
+//! does not grow with the sizes of files or chunks.
 //! The snapshot is committed last, after every pack it needs is stored.
 
 use std::collections::{BTreeSet, HashSet};
@@ -25,8 +26,7 @@ use cairn_core::ChunkId;
 use cairn_core::policy::{PathFilter, Policy};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::{
-    EncodedBlob, PACK_TARGET, Pack, PackBuilder, chunk_stream, encode_named_blob, encode_tree,
-    sort_tree,
+    Chunker, EncodedBlob, PACK_TARGET, Pack, PackBuilder, encode_named_blob, encode_tree, sort_tree,
 };
 use cairn_proto::backup::v1::{
     ChunkIds, CommitSnapshotRequest, FindMissingChunksRequest, Node, NodeKind, PackHeader,
@@ -34,6 +34,7 @@ use cairn_proto::backup::v1::{
     upload_pack_request,
 };
 
+use crate::budget::{Budget, Permit};
 use crate::cache::{self, ParentCache};
 use crate::client::Backup;
 use crate::{AgentClient, AgentState};
@@ -48,8 +49,12 @@ const FRAME: usize = 2 * 1024 * 1024;
 const UPLOADS: usize = 1;
 /// Files queued for the readers ahead of the walk.
 const QUEUED_FILES: usize = 64;
-/// Chunks queued between two stages.
-const QUEUED_CHUNKS: usize = 1;
+/// Chunks queued between two stages (their bytes are bounded by the budget).
+const QUEUED_CHUNKS: usize = 64;
+/// Chunk bytes in flight between the readers and the server: read, waiting
+/// for FindMissingChunks, encoding, packed or uploading. At least a full pack,
+/// the resolver's batch and the largest chunk, or the pipeline could stall.
+const PIPELINE_BYTES: usize = 40 * 1024 * 1024;
 
 #[derive(Debug, Default, Clone)]
 pub struct BackupSummary {
@@ -191,7 +196,7 @@ async fn run(
         );
     }
 
-    let (pack_tx, pack_rx) = mpsc::channel::<Pack>(1);
+    let (pack_tx, pack_rx) = mpsc::channel::<(Pack, Permit)>(1);
     let uploader = tokio::spawn(upload_packs(
         client.backup.clone(),
         pack_rx,
@@ -207,6 +212,8 @@ async fn run(
             ids: key.chunk_id_key(),
             key,
             seen: Mutex::new(HashSet::new()),
+            budget: Budget::new(PIPELINE_BYTES),
+
             events,
             failure: Mutex::new(None),
         };
@@ -284,7 +291,7 @@ async fn run(
 
 async fn upload_packs(
     client: Backup,
-    mut packs: mpsc::Receiver<Pack>,
+    mut packs: mpsc::Receiver<(Pack, Permit)>,
     events: Arc<dyn BackupEvents>,
     bandwidth_kbps: i64,
 ) -> anyhow::Result<(u64, u64)> {
@@ -299,7 +306,7 @@ async fn upload_packs(
         events.pack_uploaded(size);
         anyhow::Ok(())
     };
-    while let Some(pack) = packs.recv().await {
+    while let Some((pack, permit)) = packs.recv().await {
         // Keep the average upload rate under the policy's limit.
         if bandwidth_kbps > 0 {
             let allowed =
@@ -312,7 +319,7 @@ async fn upload_packs(
         {
             count(done)?;
         }
-        uploads.spawn(upload_pack(client.clone(), pack));
+        uploads.spawn(upload_pack(client.clone(), pack, permit));
     }
     while let Some(done) = uploads.join_next().await {
         count(done)?;
@@ -321,8 +328,13 @@ async fn upload_packs(
 }
 
 /// Uploads one pack; its frames are copied out one at a time as the
-/// transport asks for them.
-async fn upload_pack(mut client: Backup, pack: Pack) -> anyhow::Result<(u32, u64)> {
+/// transport asks for them. The pack's share of the budget is given back
+/// when the upload ends.
+async fn upload_pack(
+    mut client: Backup,
+    pack: Pack,
+    _permit: Permit,
+) -> anyhow::Result<(u32, u64)> {
     let size = pack.bytes.len() as u64;
     let header = UploadPackRequest {
         part: Some(upload_pack_request::Part::Header(PackHeader {
@@ -353,10 +365,11 @@ async fn upload_pack(mut client: Backup, pack: Pack) -> anyhow::Result<(u32, u64
     Ok((added, size))
 }
 
-/// A chunk's plaintext, named.
+/// A chunk's plaintext, named, with its share of the budget.
 struct Plain {
     id: ChunkId,
     data: Vec<u8>,
+    permit: Permit,
 }
 
 /// A later stage stopped; the stage that failed recorded why.
@@ -392,6 +405,8 @@ struct Pipeline {
     ids: ChunkIdKey,
     /// Chunks already on their way in this run.
     seen: Mutex<HashSet<ChunkId>>,
+    /// Bounds the chunk bytes in flight.
+    budget: Arc<Budget>,
     events: Arc<dyn BackupEvents>,
     /// The first real failure of any stage.
     failure: Mutex<Option<anyhow::Error>>,
@@ -405,13 +420,13 @@ impl Pipeline {
         filter: PathFilter,
         client: Backup,
         handle: Handle,
-        packs: mpsc::Sender<Pack>,
+        packs: mpsc::Sender<(Pack, Permit)>,
     ) -> anyhow::Result<Walked> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (job_tx, job_rx) = flume::bounded::<FileJob>(QUEUED_FILES);
         let (plain_tx, plain_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
         let (missing_tx, missing_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
-        let (blob_tx, blob_rx) = flume::bounded::<EncodedBlob>(QUEUED_CHUNKS);
+        let (blob_tx, blob_rx) = flume::bounded::<(EncodedBlob, Permit)>(QUEUED_CHUNKS);
         let walked = std::thread::scope(|scope| {
             for _ in 0..workers {
                 let (jobs, plain) = (job_rx.clone(), plain_tx.clone());
@@ -424,7 +439,7 @@ impl Pipeline {
                 scope.spawn(move || self.stage(self.encode(missing, blobs)));
             }
             drop((job_rx, missing_rx, blob_tx));
-            scope.spawn(move || self.stage(pack(blob_rx, packs)));
+            scope.spawn(move || self.stage(self.pack(blob_rx, packs)));
             if self.events.wants_totals() {
                 let filter = &filter;
                 scope.spawn(move || {
@@ -468,14 +483,22 @@ impl Pipeline {
         walked
     }
 
-    /// Runs a stage, keeping its failure unless it only saw a later stage stop.
+    /// Runs a stage, keeping its failure unless it only saw a later stage
+    /// stop. A stage that ended early may hold budget it never gives back:
+    /// nobody waits for it any more.
     fn stage(&self, result: anyhow::Result<()>) {
-        if let Err(err) = result
-            && !err.is::<Stopped>()
-        {
-            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-            failure.get_or_insert(err);
+        if let Err(err) = result {
+            self.budget.close();
+            if !err.is::<Stopped>() {
+                let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+                failure.get_or_insert(err);
+            }
         }
+    }
+
+    /// The budget's share for `bytes` of chunk data.
+    fn room(&self, bytes: usize) -> Result<Permit, Stopped> {
+        self.budget.take(bytes).map_err(|_| Stopped)
     }
 
     fn take_failure(&self) -> Option<anyhow::Error> {
@@ -494,33 +517,45 @@ impl Pipeline {
     }
 
     fn read_files(&self, jobs: flume::Receiver<FileJob>, plain: flume::Sender<Plain>) {
+        let mut chunker = Chunker::new();
         for job in jobs.iter() {
-            let result = self.read_file(&job.path, &plain);
+            let result = self.read_file(&mut chunker, &job.path, &plain);
             // The walker has stopped if nobody listens.
             let _ = job.reply.send(result);
         }
     }
 
-    fn read_file(&self, path: &Path, plain: &flume::Sender<Plain>) -> anyhow::Result<FileRead> {
+    fn read_file(
+        &self,
+        chunker: &mut Chunker,
+        path: &Path,
+        plain: &flume::Sender<Plain>,
+    ) -> anyhow::Result<FileRead> {
         let file =
             fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let (mut size, mut ids) = (0u64, Vec::new());
-        for chunk in chunk_stream(file) {
-            if self.events.should_stop() {
-                anyhow::bail!(
-                    "backup interrupted while reading {}; no snapshot was saved",
-                    path.display()
-                );
-            }
-            let data = chunk.with_context(|| format!("cannot read {}", path.display()))?;
-            let id = self.ids.chunk_id(&data);
-            size += data.len() as u64;
-            self.events.bytes_done(data.len() as u64);
-            ids.push(id);
-            if self.first_sight(id) {
-                plain.send(Plain { id, data }).map_err(|_| Stopped)?;
-            }
-        }
+        chunker
+            .for_each_chunk(file, |chunk| -> anyhow::Result<()> {
+                if self.events.should_stop() {
+                    anyhow::bail!(
+                        "backup interrupted while reading {}; no snapshot was saved",
+                        path.display()
+                    );
+                }
+                let id = self.ids.chunk_id(chunk);
+                size += chunk.len() as u64;
+                self.events.bytes_done(chunk.len() as u64);
+                ids.push(id);
+                if self.first_sight(id) {
+                    let permit = self.room(chunk.len())?;
+                    let data = chunk.to_vec();
+                    plain
+                        .send(Plain { id, data, permit })
+                        .map_err(|_| Stopped)?;
+                }
+                Ok(())
+            })
+            .with_context(|| format!("cannot read {}", path.display()))??;
         let after = fs::symlink_metadata(path)
             .with_context(|| format!("cannot stat {}", path.display()))?;
         Ok(FileRead { size, ids, after })
@@ -570,34 +605,59 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Fills packs and hands each full one to the uploader, with the budget
+    /// its chunks held.
+    fn pack(
+        &self,
+        blobs: flume::Receiver<(EncodedBlob, Permit)>,
+        packs: mpsc::Sender<(Pack, Permit)>,
+    ) -> anyhow::Result<()> {
+        let mut builder = PackBuilder::new(PACK_TARGET);
+        let mut held: Option<Permit> = None;
+        for (blob, permit) in blobs.iter() {
+            builder.add(blob);
+            match held.as_mut() {
+                Some(held) => held.absorb(permit),
+                None => held = Some(permit),
+            }
+            if builder.is_full()
+                && let Some(permit) = held.take()
+            {
+                let full = std::mem::replace(&mut builder, PackBuilder::new(PACK_TARGET));
+                packs
+                    .blocking_send((full.finish(), permit))
+                    .map_err(|_| Stopped)?;
+            }
+        }
+        if let Some(permit) = held.take() {
+            packs
+                .blocking_send((builder.finish(), permit))
+                .map_err(|_| Stopped)?;
+        }
+        Ok(())
+    }
+
     /// Compresses and encrypts.
     fn encode(
         &self,
         missing: flume::Receiver<Plain>,
-        blobs: flume::Sender<EncodedBlob>,
+        blobs: flume::Sender<(EncodedBlob, Permit)>,
     ) -> anyhow::Result<()> {
-        for chunk in missing.iter() {
-            let blob = encode_named_blob(&self.key, chunk.id, &chunk.data)?;
-            blobs.send(blob).map_err(|_| Stopped)?;
+        for Plain {
+            id,
+            data,
+            mut permit,
+        } in missing.iter()
+        {
+            let blob = encode_named_blob(&self.key, id, &data)?;
+            drop(data);
+            // Packs fill by stored bytes: hold what the blob takes, or a
+            // pack of well-compressed chunks would hold more than the budget.
+            permit.shrink_to(blob.stored.len());
+            blobs.send((blob, permit)).map_err(|_| Stopped)?;
         }
         Ok(())
     }
-}
-
-/// Fills packs and hands each full one to the uploader.
-fn pack(blobs: flume::Receiver<EncodedBlob>, packs: mpsc::Sender<Pack>) -> anyhow::Result<()> {
-    let mut builder = PackBuilder::new(PACK_TARGET);
-    for blob in blobs.iter() {
-        builder.add(blob);
-        if builder.is_full() {
-            let full = std::mem::replace(&mut builder, PackBuilder::new(PACK_TARGET));
-            packs.blocking_send(full.finish()).map_err(|_| Stopped)?;
-        }
-    }
-    if !builder.is_empty() {
-        packs.blocking_send(builder.finish()).map_err(|_| Stopped)?;
-    }
-    Ok(())
 }
 
 /// Files and their bytes under `paths` that the filter keeps (for progress).
@@ -683,7 +743,10 @@ impl Walker<'_> {
         self.trees.push(id);
         // A tree of the last snapshot is on the server: no need to ask.
         if !self.cache.has_tree(&id) && self.pipeline.first_sight(id) {
-            self.plain.send(Plain { id, data }).map_err(|_| Stopped)?;
+            let permit = self.pipeline.room(data.len())?;
+            self.plain
+                .send(Plain { id, data, permit })
+                .map_err(|_| Stopped)?;
         }
         Ok(id)
     }

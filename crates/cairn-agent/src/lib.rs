@@ -5,6 +5,7 @@
 //! Keys stay on the machine; the server only ever receives sealed chunks.
 
 mod backup;
+mod budget;
 mod cache;
 pub mod cli;
 mod client;

@@ -19,6 +19,9 @@ const TAG_LEN: usize = 16;
 /// Bytes added by sealing: the nonce in front, the tag behind.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
+/// Room [`DataKey::seal_in_place`] needs in front of the plaintext.
+pub const SEAL_PREFIX: usize = NONCE_LEN;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("a key must be 32 bytes, got {0}")]
@@ -68,6 +71,26 @@ fn seal_parts(
         .map_err(|_| CryptoError::TooLong(plaintext_len))?;
     out.extend_from_slice(tag.as_ref());
     Ok(out)
+}
+
+fn seal_in_place(key: &[u8; 32], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+    if buf.len() < NONCE_LEN {
+        return Err(CryptoError::TooShort(buf.len()));
+    }
+    let key = aead_key(key)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
+    buf[..NONCE_LEN].copy_from_slice(&nonce);
+    let plaintext_len = buf.len() - NONCE_LEN;
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut buf[NONCE_LEN..],
+        )
+        .map_err(|_| CryptoError::TooLong(plaintext_len))?;
+    buf.extend_from_slice(tag.as_ref());
+    Ok(())
 }
 
 fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -125,6 +148,12 @@ impl DataKey {
     /// [`DataKey::seal`] of `head ‖ body`, without joining them first.
     pub fn seal_parts(&self, aad: &[u8], head: &[u8], body: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal_parts(&self.0, aad, head, body)
+    }
+
+    /// [`DataKey::seal`] without a copy: `buf` holds [`SEAL_PREFIX`] bytes
+    /// of room, then the plaintext; it becomes the sealed form.
+    pub fn seal_in_place(&self, aad: &[u8], buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        seal_in_place(&self.0, aad, buf)
     }
 
     /// Reverses `seal`; fails on short input, a wrong key, a wrong `aad` or
@@ -205,6 +234,19 @@ mod tests {
         assert_eq!(key.open(b"id", &sealed).unwrap(), b"hello cairn");
         let empty = key.seal(b"id", b"").unwrap();
         assert_eq!(key.open(b"id", &empty).unwrap(), b"");
+    }
+
+    #[test]
+    fn sealing_in_place_opens_like_seal() {
+        let key = key();
+        let mut buf = vec![0u8; SEAL_PREFIX];
+        buf.extend_from_slice(b"hello cairn");
+        key.seal_in_place(b"id", &mut buf).unwrap();
+        assert_eq!(buf.len(), b"hello cairn".len() + SEAL_OVERHEAD);
+        assert_eq!(key.open(b"id", &buf).unwrap(), b"hello cairn");
+        assert!(key.open(b"other", &buf).is_err());
+        let mut short = vec![0u8; SEAL_PREFIX - 1];
+        assert!(key.seal_in_place(b"id", &mut short).is_err());
     }
 
     #[test]

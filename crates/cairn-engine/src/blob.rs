@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use cairn_core::ChunkId;
-use cairn_crypto::{ChunkIdKey, DataKey};
+use cairn_crypto::{ChunkIdKey, DataKey, SEAL_PREFIX};
 
 use crate::EngineError;
 
@@ -38,6 +38,8 @@ pub fn encode_blob(
 
 /// [`encode_blob`] for a chunk already named with the company's
 /// [`ChunkIdKey`]: the caller vouches that `id` is the chunk's id.
+/// Compresses straight into the buffer that is then sealed in place: one
+/// allocation per chunk.
 pub fn encode_named_blob(
     key: &DataKey,
     id: ChunkId,
@@ -51,25 +53,31 @@ pub fn encode_named_blob(
         static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
             const { std::cell::RefCell::new(None) };
     }
+    // Room for the nonce, the format byte and the worst-case compressed body.
+    let head = SEAL_PREFIX + 1;
+    let bound = zstd::zstd_safe::compress_bound(plaintext.len());
+    let mut out = vec![0u8; head + bound];
     let compressed = COMPRESSOR.with(|cell| {
         let mut cell = cell.borrow_mut();
         let compressor = match cell.as_mut() {
             Some(c) => c,
             None => cell.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
         };
-        compressor.compress(plaintext)
+        compressor.compress_to_buffer(plaintext, &mut out[head..])
     })?;
-    // Format byte, then the smaller of the two, sealed straight from where
-    // they are: no joined copy.
-    let stored = if compressed.len() < plaintext.len() {
-        key.seal_parts(id.as_bytes(), &[ZSTD], &compressed)?
+    // Format byte, then the smaller of the two.
+    if compressed < plaintext.len() {
+        out[SEAL_PREFIX] = ZSTD;
+        out.truncate(head + compressed);
     } else {
-        drop(compressed);
-        key.seal_parts(id.as_bytes(), &[RAW], plaintext)?
-    };
+        out[SEAL_PREFIX] = RAW;
+        out.truncate(head);
+        out.extend_from_slice(plaintext);
+    }
+    key.seal_in_place(id.as_bytes(), &mut out)?;
     Ok(EncodedBlob {
         id,
-        stored,
+        stored: out,
         raw_length: plaintext.len() as u32,
     })
 }

@@ -23,6 +23,49 @@ pub fn chunk_stream<R: Read>(reader: R) -> impl Iterator<Item = Result<Vec<u8>, 
     ChunkStream::new(reader, READ_AHEAD)
 }
 
+/// A chunking buffer kept across files, for a thread that reads many: its
+/// read-ahead is allocated once instead of once per file.
+#[derive(Default)]
+pub struct Chunker {
+    buf: Vec<u8>,
+}
+
+impl Chunker {
+    pub fn new() -> Chunker {
+        Chunker::default()
+    }
+
+    /// Cuts `reader` at the same places as [`chunk_stream`], handing each
+    /// chunk to `each` in order. A read error is the outer error; an error
+    /// of `each` stops the file and is the inner one.
+    pub fn for_each_chunk<R, E, F>(
+        &mut self,
+        reader: R,
+        mut each: F,
+    ) -> Result<Result<(), E>, EngineError>
+    where
+        R: Read,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut stream = ChunkStream::with_buffer(reader, READ_AHEAD, buf);
+        let result = loop {
+            match stream.next_slice() {
+                None => break Ok(Ok(())),
+                Some(Err(err)) => break Err(err),
+                Some(Ok(chunk)) => {
+                    if let Err(err) = each(chunk) {
+                        break Ok(Err(err));
+                    }
+                }
+            }
+        };
+        self.buf = stream.buf;
+        result
+    }
+}
+
 struct ChunkStream<R> {
     reader: R,
     /// Read but not yet cut: `buf[pos..]`.
@@ -35,11 +78,17 @@ struct ChunkStream<R> {
 
 impl<R: Read> ChunkStream<R> {
     fn new(reader: R, capacity: usize) -> ChunkStream<R> {
+        ChunkStream::with_buffer(reader, capacity, Vec::new())
+    }
+
+    /// `buf` must be empty; its capacity is reused.
+    fn with_buffer(reader: R, capacity: usize, buf: Vec<u8>) -> ChunkStream<R> {
         // A cut depends on at most CHUNK_MAX bytes from its chunk's start.
         debug_assert!(capacity > CHUNK_MAX as usize);
+        debug_assert!(buf.is_empty());
         ChunkStream {
             reader,
-            buf: Vec::new(),
+            buf,
             pos: 0,
             capacity,
             eof: false,
@@ -63,10 +112,9 @@ impl<R: Read> ChunkStream<R> {
     }
 }
 
-impl<R: Read> Iterator for ChunkStream<R> {
-    type Item = Result<Vec<u8>, EngineError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: Read> ChunkStream<R> {
+    /// The next chunk, borrowed from the read-ahead buffer.
+    fn next_slice(&mut self) -> Option<Result<&[u8], EngineError>> {
         loop {
             if self.failed {
                 return None;
@@ -76,9 +124,9 @@ impl<R: Read> Iterator for ChunkStream<R> {
                 // A cut at the end of what was read may only be where the
                 // read stopped: it stands only at the end of the reader.
                 if cut.length < rest.len() || self.eof {
-                    let chunk = rest[..cut.length].to_vec();
+                    let start = self.pos;
                     self.pos += cut.length;
-                    return Some(Ok(chunk));
+                    return Some(Ok(&self.buf[start..self.pos]));
                 }
             } else if self.eof {
                 return None;
@@ -88,6 +136,14 @@ impl<R: Read> Iterator for ChunkStream<R> {
                 return Some(Err(EngineError::Io(err)));
             }
         }
+    }
+}
+
+impl<R: Read> Iterator for ChunkStream<R> {
+    type Item = Result<Vec<u8>, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_slice().map(|chunk| chunk.map(<[u8]>::to_vec))
     }
 }
 
@@ -188,6 +244,43 @@ mod tests {
                 .unwrap();
             assert_eq!(streamed, sliced, "capacity {capacity}");
         }
+    }
+
+    #[test]
+    fn a_reused_chunker_cuts_each_file_afresh() {
+        let big = pseudo_random(21 * MIB + 7, 8);
+        let small = pseudo_random(700 * 1024, 9);
+        let mut chunker = Chunker::new();
+        for data in [&big, &small, &big, &Vec::new()] {
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            chunker
+                .for_each_chunk(&data[..], |c| {
+                    got.push(c.to_vec());
+                    Ok::<_, ()>(())
+                })
+                .unwrap()
+                .unwrap();
+            let want: Vec<&[u8]> = chunk_slice(data).collect();
+            assert_eq!(got, want);
+        }
+        // A callback's error stops the file and is returned; the next file
+        // is cut from its start.
+        let mut seen = 0;
+        let stopped = chunker.for_each_chunk(&big[..], |_| {
+            seen += 1;
+            if seen == 2 { Err("stop") } else { Ok(()) }
+        });
+        assert_eq!(stopped.unwrap(), Err("stop"));
+        assert_eq!(seen, 2);
+        let mut first = None;
+        chunker
+            .for_each_chunk(&small[..], |c| {
+                first.get_or_insert_with(|| c.to_vec());
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.as_deref(), chunk_slice(&small).next());
     }
 
     #[test]
