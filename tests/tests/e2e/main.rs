@@ -11,6 +11,7 @@ mod discovery;
 mod integrity;
 mod interrupted;
 mod isolation;
+mod killed;
 mod mail;
 mod personal_key;
 mod sessions;
