@@ -43,6 +43,8 @@ use crate::{AgentClient, AgentState};
 const PENDING_CHUNKS: usize = 512;
 /// Plaintext bytes held while waiting for that answer.
 const PENDING_BYTES: usize = 4 * 1024 * 1024;
+/// Chunk ids per CommitSnapshot message.
+const COMMIT_BATCH: usize = 10_000;
 /// Bytes per upload message.
 const FRAME: usize = 2 * 1024 * 1024;
 /// Packs uploading at once (one more waits, packed, in the queue).
@@ -243,25 +245,28 @@ async fn run(
             bytes: summary.bytes,
         }),
     };
-    let ids: Vec<Vec<u8>> = walked
-        .referenced
-        .into_iter()
-        .map(|id| id.0.to_vec())
-        .collect();
-    let mut messages = vec![CommitSnapshotRequest {
+    // The chunk ids go out in batches made as the transport asks for them,
+    // not as one more copy of every id.
+    let mut referenced = walked.referenced.into_iter();
+    let batches = std::iter::from_fn(move || {
+        let ids: Vec<Vec<u8>> = referenced
+            .by_ref()
+            .take(COMMIT_BATCH)
+            .map(|id| id.0.to_vec())
+            .collect();
+        (!ids.is_empty()).then_some(CommitSnapshotRequest {
+            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds { ids })),
+        })
+    });
+    let header = CommitSnapshotRequest {
         part: Some(commit_snapshot_request::Part::Header(header)),
-    }];
-    for batch in ids.chunks(10_000) {
-        messages.push(CommitSnapshotRequest {
-            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds {
-                ids: batch.to_vec(),
-            })),
-        });
-    }
+    };
     let snapshot = client
         .backup
         .clone()
-        .commit_snapshot(futures::stream::iter(messages))
+        .commit_snapshot(futures::stream::iter(
+            std::iter::once(header).chain(batches),
+        ))
         .await
         .map_err(|s| {
             let message = format!("the snapshot was not committed: {}", s.message());
