@@ -87,19 +87,6 @@ fn may_manage(caller: &UserCaller, role: Role) -> Result<(), Error> {
     }
 }
 
-async fn find_user(
-    db: &impl sea_orm::ConnectionTrait,
-    scope: CompanyScope,
-    id: UserId,
-) -> Result<user::Model, Error> {
-    user::Entity::find_by_id(id.0)
-        .filter(user::Column::CompanyId.eq(scope.uuid()))
-        .one(db)
-        .await
-        .map_err(db_err("finding a user"))?
-        .ok_or_else(|| Error::not_found(EntityKind::User, id))
-}
-
 async fn to_proto(
     db: &DatabaseConnection,
     scope: CompanyScope,
@@ -307,7 +294,7 @@ impl pb::users_service_server::UsersService for UsersService {
         let req = request.get_ref();
         let id = UserId::parse(&req.user_id, "user_id")?;
         let role = assignable("role", &req.role)?;
-        let found = find_user(&self.db, scope, id).await?;
+        let found = cairn_orgs::access::find_user(&self.db, scope, id).await?;
         may_manage(&caller, parse_role("role", &found.role)?)?;
         let txn = self
             .db
@@ -351,7 +338,7 @@ impl pb::users_service_server::UsersService for UsersService {
             cairn_core::GroupId::parse(&req.group_id, "group_id")?,
         )
         .await?;
-        let found = find_user(&self.db, scope, id).await?;
+        let found = cairn_orgs::access::find_user(&self.db, scope, id).await?;
         let mut active = found.into_active_model();
         active.group_id = Set(Some(g.id));
         let row = active
@@ -367,7 +354,7 @@ impl pb::users_service_server::UsersService for UsersService {
     ) -> Result<Response<pb::RemoveUserResponse>, Status> {
         let caller = self.admin(&request).await?;
         let id = UserId::parse(&request.get_ref().user_id, "user_id")?;
-        let found = find_user(&self.db, caller.scope, id).await?;
+        let found = cairn_orgs::access::find_user(&self.db, caller.scope, id).await?;
         may_manage(&caller, parse_role("role", &found.role)?)?;
         crate::delete::delete_user(&self.db, &found, self.auth.region()).await?;
         if let Err(err) = self.directory.unregister_login(&found.email).await {

@@ -122,3 +122,17 @@ pub async fn agent_from_claims<C: ConnectionTrait>(
         .ok_or_else(|| Error::Unauthenticated("this agent was revoked".into()))?;
     Ok((found, scope))
 }
+
+/// A user of the company; another company's user is NOT_FOUND.
+pub async fn find_user(
+    db: &impl ConnectionTrait,
+    scope: CompanyScope,
+    id: UserId,
+) -> Result<user::Model, Error> {
+    user::Entity::find_by_id(id.0)
+        .filter(user::Column::CompanyId.eq(scope.uuid()))
+        .one(db)
+        .await
+        .map_err(db_err("finding a user"))?
+        .ok_or_else(|| Error::not_found(cairn_core::EntityKind::User, id))
+}

@@ -92,20 +92,6 @@ pub(crate) async fn require_confirmed(
     Ok(())
 }
 
-/// A user of the company.
-pub(crate) async fn find_user(
-    db: &DatabaseConnection,
-    scope: CompanyScope,
-    id: UserId,
-) -> Result<user::Model, Error> {
-    user::Entity::find_by_id(id.0)
-        .filter(user::Column::CompanyId.eq(scope.uuid()))
-        .one(db)
-        .await
-        .map_err(db_err("finding a user"))?
-        .ok_or_else(|| Error::not_found(EntityKind::User, id))
-}
-
 /// Splits a key into its region and secret.
 pub(crate) fn parse_key(key: &str) -> Result<(Region, &str), Error> {
     let bad = || {

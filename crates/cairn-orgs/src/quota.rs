@@ -9,7 +9,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    TransactionTrait, UpdateMany,
 };
 
 use cairn_core::{EntityKind, Error};
@@ -135,77 +135,81 @@ pub async fn alert_if_near(
         .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
     if let (Some(quota), None) = (company.quota_bytes, company.quota_alert_at) {
         let stored = company_stored_bytes(db, scope).await?;
-        if stored * 100 >= quota * ALERT_PERCENT {
-            let txn = db.begin().await.map_err(db_err("starting a quota alert"))?;
-            // Conditional: of two uploads crossing the line, one mails.
-            let claimed = company::Entity::update_many()
-                .col_expr(company::Column::QuotaAlertAt, Expr::value(Utc::now()))
-                .filter(company::Column::Id.eq(scope.uuid()))
-                .filter(company::Column::QuotaAlertAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(db_err("marking a quota alert"))?;
-            if claimed.rows_affected == 1 {
-                let percent = stored * 100 / quota;
-                crate::alerts::mail_admins(
-                    &txn,
-                    scope,
-                    &format!(
-                        "Cairn: {} has used {percent}% of its storage quota",
-                        company.name
-                    ),
-                    &format!(
-                        "{} stores {} of its {} storage quota ({percent}%).\n\n\
-                         When the quota is full, backups stop uploading. Raise the quota \
-                         with `cairnctl company quota` or remove old data.\n",
-                        company.name,
-                        gib(stored),
-                        gib(quota)
-                    ),
-                )
-                .await?;
-            }
-            txn.commit()
-                .await
-                .map_err(db_err("committing a quota alert"))?;
-        }
+        let claim = company::Entity::update_many()
+            .col_expr(company::Column::QuotaAlertAt, Expr::value(Utc::now()))
+            .filter(company::Column::Id.eq(scope.uuid()))
+            .filter(company::Column::QuotaAlertAt.is_null());
+        alert_once(db, scope, stored, quota, claim, |percent| {
+            (
+                format!(
+                    "Cairn: {} has used {percent}% of its storage quota",
+                    company.name
+                ),
+                format!(
+                    "{} stores {} of its {} storage quota ({percent}%).\n\n\
+                     When the quota is full, backups stop uploading. Raise the quota \
+                     with `cairnctl company quota` or remove old data.\n",
+                    company.name,
+                    gib(stored),
+                    gib(quota)
+                ),
+            )
+        })
+        .await?;
     }
     let g = resolve(db, scope, agent.group_id).await?;
     if let (Some(quota), None) = (g.quota_bytes, g.quota_alert_at) {
         let stored = group_stored_bytes(db, scope, &g).await?;
-        if stored * 100 >= quota * ALERT_PERCENT {
-            let txn = db.begin().await.map_err(db_err("starting a quota alert"))?;
-            let claimed = group::Entity::update_many()
-                .col_expr(group::Column::QuotaAlertAt, Expr::value(Utc::now()))
-                .filter(group::Column::Id.eq(g.id))
-                .filter(group::Column::QuotaAlertAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(db_err("marking a quota alert"))?;
-            if claimed.rows_affected == 1 {
-                let percent = stored * 100 / quota;
-                crate::alerts::mail_admins(
-                    &txn,
-                    scope,
-                    &format!(
-                        "Cairn: group {} of {} has used {percent}% of its storage quota",
-                        g.name, company.name
-                    ),
-                    &format!(
-                        "Group {} stores {} of its {} storage quota ({percent}%).\n\n\
-                         When the quota is full, its machines stop uploading. Raise it with \
-                         `cairnctl groups update`.\n",
-                        g.name,
-                        gib(stored),
-                        gib(quota)
-                    ),
-                )
-                .await?;
-            }
-            txn.commit()
-                .await
-                .map_err(db_err("committing a quota alert"))?;
-        }
+        let claim = group::Entity::update_many()
+            .col_expr(group::Column::QuotaAlertAt, Expr::value(Utc::now()))
+            .filter(group::Column::Id.eq(g.id))
+            .filter(group::Column::QuotaAlertAt.is_null());
+        alert_once(db, scope, stored, quota, claim, |percent| {
+            (
+                format!(
+                    "Cairn: group {} of {} has used {percent}% of its storage quota",
+                    g.name, company.name
+                ),
+                format!(
+                    "Group {} stores {} of its {} storage quota ({percent}%).\n\n\
+                     When the quota is full, its machines stop uploading. Raise it with \
+                     `cairnctl groups update`.\n",
+                    g.name,
+                    gib(stored),
+                    gib(quota)
+                ),
+            )
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// Mails the owners and admins once `stored` reaches [`ALERT_PERCENT`] of
+/// `quota`. `claim` marks the alert sent only if it was not yet: of two
+/// uploads crossing the line, one mails. `mail` gives the subject and body
+/// for the percentage used.
+async fn alert_once<E: EntityTrait>(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    stored: i64,
+    quota: i64,
+    claim: UpdateMany<E>,
+    mail: impl FnOnce(i64) -> (String, String),
+) -> Result<(), Error> {
+    if stored * 100 < quota * ALERT_PERCENT {
+        return Ok(());
+    }
+    let txn = db.begin().await.map_err(db_err("starting a quota alert"))?;
+    let claimed = claim
+        .exec(&txn)
+        .await
+        .map_err(db_err("marking a quota alert"))?;
+    if claimed.rows_affected == 1 {
+        let (subject, body) = mail(stored * 100 / quota);
+        crate::alerts::mail_admins(&txn, scope, &subject, &body).await?;
+    }
+    txn.commit()
+        .await
+        .map_err(db_err("committing a quota alert"))
 }

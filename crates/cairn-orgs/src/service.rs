@@ -155,7 +155,7 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
                     )
                     .into());
                 }
-                enroll::find_user(&self.db, scope, owner).await?;
+                crate::access::find_user(&self.db, scope, owner).await?;
                 owner
             }
         };
