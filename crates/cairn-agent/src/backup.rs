@@ -215,7 +215,6 @@ async fn run(
             key,
             seen: Mutex::new(HashSet::new()),
             budget: Budget::new(PIPELINE_BYTES),
-
             events,
             failure: Mutex::new(None),
         };
