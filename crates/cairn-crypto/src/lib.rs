@@ -44,32 +44,12 @@ fn aead_key(bytes: &[u8; 32]) -> Result<LessSafeKey, CryptoError> {
 }
 
 fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    seal_parts(key, aad, &[], plaintext)
-}
-
-/// Seals `head ‖ body` without joining them first: one output buffer.
-fn seal_parts(
-    key: &[u8; 32],
-    aad: &[u8],
-    head: &[u8],
-    body: &[u8],
-) -> Result<Vec<u8>, CryptoError> {
-    let key = aead_key(key)?;
-    let mut nonce = [0u8; NONCE_LEN];
-    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
-    let plaintext_len = head.len() + body.len();
-    let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext_len);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(head);
-    out.extend_from_slice(body);
-    let tag = key
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut out[NONCE_LEN..],
-        )
-        .map_err(|_| CryptoError::TooLong(plaintext_len))?;
-    out.extend_from_slice(tag.as_ref());
+    // One buffer sized for the result: room for the nonce, the plaintext,
+    // and the tag appended in place.
+    let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext.len());
+    out.resize(SEAL_PREFIX, 0);
+    out.extend_from_slice(plaintext);
+    seal_in_place(key, aad, &mut out)?;
     Ok(out)
 }
 
@@ -143,11 +123,6 @@ impl DataKey {
     /// nonce. `aad` is authenticated but not stored; `open` needs the same.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.0, aad, plaintext)
-    }
-
-    /// [`DataKey::seal`] of `head ‖ body`, without joining them first.
-    pub fn seal_parts(&self, aad: &[u8], head: &[u8], body: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        seal_parts(&self.0, aad, head, body)
     }
 
     /// [`DataKey::seal`] without a copy: `buf` holds [`SEAL_PREFIX`] bytes
