@@ -51,6 +51,8 @@ const FRAME: usize = 2 * 1024 * 1024;
 const UPLOADS: usize = 1;
 /// Files queued for the readers ahead of the walk.
 const QUEUED_FILES: usize = 64;
+/// Entries the walk may run ahead of the trees being assembled.
+const QUEUED_STEPS: usize = 4096;
 /// Chunks queued between two stages (their bytes are bounded by the budget).
 const QUEUED_CHUNKS: usize = 64;
 /// Chunk bytes in flight between the readers and the server: read, waiting
@@ -420,7 +422,7 @@ impl Pipeline {
     fn run(
         &self,
         paths: &[PathBuf],
-        cache: ParentCache,
+        mut cache: ParentCache,
         filter: PathFilter,
         client: Backup,
         handle: Handle,
@@ -452,27 +454,36 @@ impl Pipeline {
                 });
             }
 
-            let mut walker = Walker {
+            let (step_tx, step_rx) = flume::bounded::<Step>(QUEUED_STEPS);
+            let parent_trees = cache.take_trees();
+            let walker = Walker {
                 pipeline: self,
                 cache,
                 filter: &filter,
                 jobs: job_tx,
+                steps: step_tx,
+            };
+            scope.spawn(move || self.stage(walker.walk(paths)));
+            let mut assembler = Assembler {
+                pipeline: self,
+                parent_trees,
                 plain: plain_tx,
+                stack: Vec::new(),
                 referenced: BTreeSet::new(),
                 entries: Vec::new(),
                 trees: Vec::new(),
                 summary: BackupSummary::default(),
                 now_secs: cairn_core::unix_now(),
             };
-            let root = walker.root(paths);
-            // Closing the walker's channels lets every stage finish.
-            let Walker {
+            let root = assembler.run(step_rx);
+            // Dropping the assembler closes its channel: every stage finishes.
+            let Assembler {
                 referenced,
                 entries,
                 trees,
                 summary,
                 ..
-            } = walker;
+            } = assembler;
             root.map(|root| Walked {
                 root,
                 summary,
@@ -481,6 +492,7 @@ impl Pipeline {
                 trees,
             })
         });
+        // A stage's own failure explains the assembler's stop.
         if let Some(failure) = self.take_failure() {
             return Err(failure);
         }
@@ -690,9 +702,27 @@ fn count(paths: &[PathBuf], filter: &PathFilter) -> (u64, u64) {
     (files, bytes)
 }
 
-/// An entry of a directory being walked: done, or a file with the readers.
+/// What the walk tells the assembler, in walk order.
+enum Step {
+    /// A directory's entries follow, up to its `Close`.
+    Open,
+    /// One entry of the open directory.
+    Entry(Slot),
+    /// The open directory is complete. `Some(node)` names it in its parent
+    /// (the assembler fills in the subtree); `None` closes the root.
+    Close(Option<Node>),
+}
+
+/// An entry of a directory: done, or a file with the readers.
 enum Slot {
     Ready(Node),
+    /// Unchanged since the parent snapshot: its chunks are the parent's.
+    Unchanged {
+        node: Node,
+        size: u64,
+        ids: Vec<ChunkId>,
+        entry: cache::Entry,
+    },
     Reading {
         node: Node,
         path: PathBuf,
@@ -701,25 +731,26 @@ enum Slot {
     },
 }
 
+/// Walks the paths in name order, hands changed files to the readers and
+/// tells the assembler what it found. It never waits for a file to be read,
+/// so the readers always have work queued, across directories too.
 struct Walker<'a> {
     pipeline: &'a Pipeline,
     cache: ParentCache,
     filter: &'a PathFilter,
     jobs: flume::Sender<FileJob>,
-    plain: flume::Sender<Plain>,
-    referenced: BTreeSet<ChunkId>,
-    /// The cache for the next backup.
-    entries: Vec<cache::Entry>,
-    trees: Vec<ChunkId>,
-    summary: BackupSummary,
-    now_secs: i64,
+    steps: flume::Sender<Step>,
 }
 
 impl Walker<'_> {
-    /// The root tree: one entry per backed-up path, named by its last component.
-    fn root(&mut self, paths: &[PathBuf]) -> anyhow::Result<ChunkId> {
-        let mut tree = Tree::default();
+    fn send(&self, step: Step) -> anyhow::Result<()> {
+        self.steps.send(step).map_err(|_| Stopped.into())
+    }
+
+    /// The root: one entry per backed-up path, named by its last component.
+    fn walk(mut self, paths: &[PathBuf]) -> anyhow::Result<()> {
         let mut names = HashSet::new();
+        self.send(Step::Open)?;
         for path in paths {
             let name = path
                 .file_name()
@@ -731,37 +762,20 @@ impl Walker<'_> {
                     String::from_utf8_lossy(&name)
                 );
             }
-            let slot = self.slot(path, name)?.with_context(|| {
-                format!("{} is not a file, directory or symlink", path.display())
-            })?;
-            tree.nodes.push(self.finish(slot)?);
+            if !self.entry(path, name)? {
+                anyhow::bail!("{} is not a file, directory or symlink", path.display());
+            }
         }
-        self.store_tree(tree)
+        self.send(Step::Close(None))
     }
 
-    fn store_tree(&mut self, mut tree: Tree) -> anyhow::Result<ChunkId> {
-        sort_tree(&mut tree);
-        let data = encode_tree(&tree);
-        let id = self.pipeline.ids.chunk_id(&data);
-        self.referenced.insert(id);
-        self.trees.push(id);
-        // A tree of the last snapshot is on the server: no need to ask.
-        if !self.cache.has_tree(&id) && self.pipeline.first_sight(id) {
-            let permit = self.pipeline.room(data.len())?;
-            self.plain
-                .send(Plain { id, data, permit })
-                .map_err(|_| Stopped)?;
-        }
-        Ok(id)
-    }
-
-    fn dir(&mut self, path: &Path) -> anyhow::Result<ChunkId> {
+    fn dir(&mut self, path: &Path, node: Node) -> anyhow::Result<()> {
         let mut entries: Vec<_> = fs::read_dir(path)
             .with_context(|| format!("cannot read directory {}", path.display()))?
             .collect::<Result<_, _>>()
             .with_context(|| format!("cannot read directory {}", path.display()))?;
         entries.sort_by_key(|e| e.file_name());
-        let mut slots = Vec::with_capacity(entries.len());
+        self.send(Step::Open)?;
         for entry in entries {
             let path = entry.path();
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
@@ -770,20 +784,16 @@ impl Walker<'_> {
             } else {
                 self.filter.keeps_file(&path)
             };
-            if kept && let Some(slot) = self.slot(&path, entry.file_name().as_bytes().to_vec())? {
-                slots.push(slot);
+            if kept {
+                self.entry(&path, entry.file_name().as_bytes().to_vec())?;
             }
         }
-        let mut tree = Tree::default();
-        for slot in slots {
-            tree.nodes.push(self.finish(slot)?);
-        }
-        self.store_tree(tree)
+        self.send(Step::Close(Some(node)))
     }
 
     /// Files, directories and symlinks; sockets, fifos and devices are
-    /// skipped. A changed file goes to the readers; its node is finished later.
-    fn slot(&mut self, path: &Path, name: Vec<u8>) -> anyhow::Result<Option<Slot>> {
+    /// skipped (false). A changed file goes to the readers.
+    fn entry(&mut self, path: &Path, name: Vec<u8>) -> anyhow::Result<bool> {
         let meta = fs::symlink_metadata(path)
             .with_context(|| format!("cannot stat {}", path.display()))?;
         let mut node = Node {
@@ -794,10 +804,10 @@ impl Walker<'_> {
             ..Node::default()
         };
         let kind = meta.file_type();
-        if kind.is_dir() {
+        let slot = if kind.is_dir() {
             node.kind = NodeKind::Dir as i32;
-            node.subtree = self.dir(path)?.0.to_vec();
-            self.summary.dirs += 1;
+            self.dir(path, node)?;
+            return Ok(true);
         } else if kind.is_file() {
             if self.pipeline.events.should_stop() {
                 anyhow::bail!(
@@ -807,24 +817,28 @@ impl Walker<'_> {
             }
             node.kind = NodeKind::File as i32;
             if let Some((size, ids, entry)) = self.cache.take_unchanged(path, &meta) {
-                self.entries.push(entry);
-                self.summary.files_unchanged += 1;
                 self.pipeline.events.bytes_done(size);
-                return Ok(Some(Slot::Ready(self.file_node(node, size, ids))));
-            }
-            let (reply, reply_rx) = flume::bounded(1);
-            self.jobs
-                .send(FileJob {
+                Slot::Unchanged {
+                    node,
+                    size,
+                    ids,
+                    entry,
+                }
+            } else {
+                let (reply, reply_rx) = flume::bounded(1);
+                self.jobs
+                    .send(FileJob {
+                        path: path.to_owned(),
+                        reply,
+                    })
+                    .map_err(|_| Stopped)?;
+                Slot::Reading {
+                    node,
                     path: path.to_owned(),
-                    reply,
-                })
-                .map_err(|_| Stopped)?;
-            return Ok(Some(Slot::Reading {
-                node,
-                path: path.to_owned(),
-                before: Box::new(meta),
-                reply: reply_rx,
-            }));
+                    before: Box::new(meta),
+                    reply: reply_rx,
+                }
+            }
         } else if kind.is_symlink() {
             node.kind = NodeKind::Symlink as i32;
             node.link_target = fs::read_link(path)
@@ -832,15 +846,93 @@ impl Walker<'_> {
                 .as_os_str()
                 .as_bytes()
                 .to_vec();
+            Slot::Ready(node)
         } else {
-            return Ok(None);
+            return Ok(false);
+        };
+        self.send(Step::Entry(slot))?;
+        Ok(true)
+    }
+}
+
+/// Builds the trees from the walk's steps, waiting for each file's chunks
+/// in turn, and stores them.
+struct Assembler<'a> {
+    pipeline: &'a Pipeline,
+    /// Trees of the last snapshot: on the server already.
+    parent_trees: HashSet<ChunkId>,
+    plain: flume::Sender<Plain>,
+    /// The open directories, innermost last.
+    stack: Vec<Tree>,
+    referenced: BTreeSet<ChunkId>,
+    /// The cache for the next backup.
+    entries: Vec<cache::Entry>,
+    trees: Vec<ChunkId>,
+    summary: BackupSummary,
+    now_secs: i64,
+}
+
+impl Assembler<'_> {
+    /// The root tree's id, once the walk closed it.
+    fn run(&mut self, steps: flume::Receiver<Step>) -> anyhow::Result<ChunkId> {
+        for step in steps.iter() {
+            match step {
+                Step::Open => self.stack.push(Tree::default()),
+                Step::Entry(slot) => {
+                    let node = self.finish(slot)?;
+                    self.open()?.nodes.push(node);
+                }
+                Step::Close(node) => {
+                    let tree = self.stack.pop().context("the walk closed no directory")?;
+                    let id = self.store_tree(tree)?;
+                    let Some(mut node) = node else {
+                        return Ok(id);
+                    };
+                    node.subtree = id.0.to_vec();
+                    self.summary.dirs += 1;
+                    self.open()?.nodes.push(node);
+                }
+            }
         }
-        Ok(Some(Slot::Ready(node)))
+        // The walk stopped; it recorded why.
+        Err(Stopped.into())
+    }
+
+    fn open(&mut self) -> anyhow::Result<&mut Tree> {
+        self.stack
+            .last_mut()
+            .context("the walk opened no directory")
+    }
+
+    fn store_tree(&mut self, mut tree: Tree) -> anyhow::Result<ChunkId> {
+        sort_tree(&mut tree);
+        let data = encode_tree(&tree);
+        let id = self.pipeline.ids.chunk_id(&data);
+        self.referenced.insert(id);
+        self.trees.push(id);
+        // A tree of the last snapshot is on the server: no need to ask.
+        if !self.parent_trees.contains(&id) && self.pipeline.first_sight(id) {
+            let permit = self.pipeline.room(data.len())?;
+            self.plain
+                .send(Plain { id, data, permit })
+                .map_err(|_| Stopped)?;
+        }
+        Ok(id)
     }
 
     fn finish(&mut self, slot: Slot) -> anyhow::Result<Node> {
         let (node, path, before, reply) = match slot {
             Slot::Ready(node) => return Ok(node),
+            Slot::Unchanged {
+                node,
+                size,
+                ids,
+                entry,
+            } => {
+                self.entries.push(entry);
+                self.summary.files_unchanged += 1;
+                return Ok(self.file_node(node, size, ids));
+            }
             Slot::Reading {
                 node,
                 path,

@@ -164,9 +164,10 @@ impl ParentCache {
         Some((entry.size, ids, entry.renewed(path, meta)))
     }
 
-    /// Whether the last snapshot stored this tree: it needs no lookup.
-    pub(crate) fn has_tree(&self, id: &ChunkId) -> bool {
-        self.trees.contains(id)
+    /// The ids of the last snapshot's trees, stored on the server: they
+    /// need no lookup.
+    pub(crate) fn take_trees(&mut self) -> HashSet<ChunkId> {
+        std::mem::take(&mut self.trees)
     }
 
     /// Replaces the cache with `entries` and `trees` (written whole, then
@@ -215,7 +216,7 @@ mod tests {
         .unwrap();
 
         let mut cache = ParentCache::load(dir.path(), "acme");
-        assert!(cache.has_tree(&tree) && !cache.has_tree(&ids[0]));
+        assert_eq!(cache.take_trees(), HashSet::from([tree]));
         // Another company's agent state never uses it.
         assert!(ParentCache::load(dir.path(), "other").is_empty());
         assert!(
