@@ -123,10 +123,44 @@ pub async fn restore_with(
 
 /// Work for the file workers.
 enum Job {
-    /// Small files of one directory, fetched together.
-    Small { dir: PathBuf, nodes: Vec<Node> },
+    /// Small files, of one directory or several, fetched together.
+    Small(Vec<(PathBuf, Node)>),
     /// One large file, fetched a window at a time.
     Large { path: PathBuf, node: Node },
+}
+
+/// Small files gathered across directories until they fill a fetch: a
+/// directory of a few files would otherwise cost a call of its own.
+#[derive(Default)]
+struct SmallFiles {
+    files: Vec<(PathBuf, Node)>,
+    bytes: u64,
+    ids: usize,
+}
+
+impl SmallFiles {
+    /// Adds a file, first handing on the gathered ones if it would not fit.
+    fn add(&mut self, path: PathBuf, node: Node, jobs: &flume::Sender<Job>) -> anyhow::Result<()> {
+        if !self.files.is_empty()
+            && (self.bytes + node.size > BATCH_BYTES || self.ids + node.content.len() > BATCH_IDS)
+        {
+            self.flush(jobs)?;
+        }
+        self.bytes += node.size;
+        self.ids += node.content.len();
+        self.files.push((path, node));
+        Ok(())
+    }
+
+    fn flush(&mut self, jobs: &flume::Sender<Job>) -> anyhow::Result<()> {
+        let files = std::mem::take(&mut self.files);
+        (self.bytes, self.ids) = (0, 0);
+        if !files.is_empty() {
+            jobs.send(Job::Small(files))
+                .map_err(|_| anyhow::anyhow!("the restore workers stopped"))?;
+        }
+        Ok(())
+    }
 }
 
 /// A chunk as fetched: its plaintext, or why it cannot be had.
@@ -214,6 +248,7 @@ impl Restorer {
         jobs: flume::Sender<Job>,
     ) -> anyhow::Result<Vec<(PathBuf, Node)>> {
         let mut dirs = Vec::new();
+        let mut small = SmallFiles::default();
         let mut level = vec![(root, target.to_owned())];
         while !level.is_empty() {
             let mut next = Vec::new();
@@ -235,13 +270,15 @@ impl Restorer {
                         None => Err(format!("the server did not return tree {id}")),
                     };
                     match tree {
-                        Ok(tree) => self.plan_dir(tree.nodes, path, &jobs, &mut next, &mut dirs)?,
+                        Ok(tree) => self
+                            .plan_dir(tree.nodes, path, &jobs, &mut small, &mut next, &mut dirs)?,
                         Err(why) => self.fail(path, &format!("directory not restored: {why}")),
                     }
                 }
             }
             level = next;
         }
+        small.flush(&jobs)?;
         Ok(dirs)
     }
 
@@ -250,12 +287,11 @@ impl Restorer {
         nodes: Vec<Node>,
         path: &Path,
         jobs: &flume::Sender<Job>,
+        small: &mut SmallFiles,
         next: &mut Vec<(ChunkId, PathBuf)>,
         dirs: &mut Vec<(PathBuf, Node)>,
     ) -> anyhow::Result<()> {
         let stopped = || anyhow::anyhow!("the restore workers stopped");
-        let mut small = Vec::new();
-        let (mut small_bytes, mut small_ids) = (0u64, 0usize);
         for mut node in nodes {
             let child = child_path(path, &node.name)?;
             match NodeKind::try_from(node.kind) {
@@ -263,23 +299,7 @@ impl Restorer {
                     jobs.send(Job::Large { path: child, node })
                         .map_err(|_| stopped())?;
                 }
-                Ok(NodeKind::File) => {
-                    if !small.is_empty()
-                        && (small_bytes + node.size > BATCH_BYTES
-                            || small_ids + node.content.len() > BATCH_IDS)
-                    {
-                        let nodes = std::mem::take(&mut small);
-                        jobs.send(Job::Small {
-                            dir: path.to_owned(),
-                            nodes,
-                        })
-                        .map_err(|_| stopped())?;
-                        (small_bytes, small_ids) = (0, 0);
-                    }
-                    small_bytes += node.size;
-                    small_ids += node.content.len();
-                    small.push(node);
-                }
+                Ok(NodeKind::File) => small.add(child, node, jobs)?,
                 Ok(NodeKind::Dir) => {
                     let subtree = ChunkId::from_slice(&node.subtree, "subtree")
                         .map_err(|e| anyhow::anyhow!("{}: {e}", child.display()))?;
@@ -299,19 +319,12 @@ impl Restorer {
                 _ => self.fail(&child, &format!("unknown entry kind {}", node.kind)),
             }
         }
-        if !small.is_empty() {
-            jobs.send(Job::Small {
-                dir: path.to_owned(),
-                nodes: small,
-            })
-            .map_err(|_| stopped())?;
-        }
         Ok(())
     }
 
     fn work(&self, job: Job) {
         match job {
-            Job::Small { dir, nodes } => self.small_files(&dir, nodes),
+            Job::Small(files) => self.small_files(files),
             Job::Large { path, node } => {
                 if let Err(err) = self.large_file(&path, &node) {
                     self.fail(&path, &format!("{err:#}"));
@@ -374,12 +387,16 @@ impl Restorer {
             .collect()
     }
 
-    fn small_files(&self, dir: &Path, nodes: Vec<Node>) {
+    fn small_files(&self, files: Vec<(PathBuf, Node)>) {
         let mut ids = Vec::new();
-        for node in &nodes {
-            match chunk_ids(node) {
-                Ok(found) => ids.extend(found),
-                Err(err) => self.fail(&dir.join(OsStr::from_bytes(&node.name)), &err.to_string()),
+        let mut named = Vec::with_capacity(files.len());
+        for (path, node) in files {
+            match chunk_ids(&node) {
+                Ok(found) => {
+                    ids.extend(found);
+                    named.push((path, node));
+                }
+                Err(err) => self.fail(&path, &err.to_string()),
             }
         }
         let chunks = if ids.is_empty() {
@@ -387,14 +404,7 @@ impl Restorer {
         } else {
             self.fetch(&ids)
         };
-        for node in nodes {
-            let path = match child_path(dir, &node.name) {
-                Ok(path) => path,
-                Err(err) => {
-                    self.fail(dir, &format!("{err:#}"));
-                    continue;
-                }
-            };
+        for (path, node) in named {
             let result = match &chunks {
                 Ok(chunks) => self.write_small(&path, &node, chunks),
                 Err(err) => Err(anyhow::anyhow!("{err:#}")),
