@@ -436,22 +436,26 @@ impl Pipeline {
         let walked = std::thread::scope(|scope| {
             for _ in 0..workers {
                 let (jobs, plain) = (job_rx.clone(), plain_tx.clone());
-                scope.spawn(move || self.read_files(jobs, plain));
+                spawn_stage(scope, "read", move || self.read_files(jobs, plain))?;
             }
             let (plain, missing) = (plain_rx, missing_tx);
-            scope.spawn(move || self.stage(self.resolve(plain, missing, client, handle)));
+            spawn_stage(scope, "ask", move || {
+                self.stage(self.resolve(plain, missing, client, handle))
+            })?;
             for _ in 0..workers {
                 let (missing, blobs) = (missing_rx.clone(), blob_tx.clone());
-                scope.spawn(move || self.stage(self.encode(missing, blobs)));
+                spawn_stage(scope, "encode", move || {
+                    self.stage(self.encode(missing, blobs))
+                })?;
             }
             drop((job_rx, missing_rx, blob_tx));
-            scope.spawn(move || self.stage(self.pack(blob_rx, packs)));
+            spawn_stage(scope, "pack", move || self.stage(self.pack(blob_rx, packs)))?;
             if self.events.wants_totals() {
                 let filter = &filter;
-                scope.spawn(move || {
+                spawn_stage(scope, "count", move || {
                     let (files, bytes) = count(paths, filter);
                     self.events.totals(files, bytes);
-                });
+                })?;
             }
 
             let (step_tx, step_rx) = flume::bounded::<Step>(QUEUED_STEPS);
@@ -463,7 +467,7 @@ impl Pipeline {
                 jobs: job_tx,
                 steps: step_tx,
             };
-            scope.spawn(move || self.stage(walker.walk(paths)));
+            spawn_stage(scope, "walk", move || self.stage(walker.walk(paths)))?;
             let mut assembler = Assembler {
                 pipeline: self,
                 parent_trees,
@@ -674,6 +678,20 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Starts one of the backup's threads, named so that a profile or `top -H`
+/// tells the stages apart.
+fn spawn_stage<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    stage: impl FnOnce() + Send + 'scope,
+) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("cairn-{name}"))
+        .spawn_scoped(scope, stage)
+        .with_context(|| format!("cannot start the backup's {name} thread"))?;
+    Ok(())
 }
 
 /// Files and their bytes under `paths` that the filter keeps (for progress).
