@@ -376,6 +376,7 @@ struct Plain {
     id: ChunkId,
     data: Vec<u8>,
     permit: Permit,
+    blob: Option<EncodedBlob>,
 }
 
 /// A later stage stopped; the stage that failed recorded why.
@@ -439,8 +440,9 @@ impl Pipeline {
                 spawn_stage(scope, "read", move || self.read_files(jobs, plain))?;
             }
             let (plain, missing) = (plain_rx, missing_tx);
+            let btx = blob_tx.clone();
             spawn_stage(scope, "ask", move || {
-                self.stage(self.resolve(plain, missing, client, handle))
+                self.stage(self.resolve(plain, missing, btx, client, handle))
             })?;
             for _ in 0..workers {
                 let (missing, blobs) = (missing_rx.clone(), blob_tx.clone());
@@ -567,10 +569,16 @@ impl Pipeline {
                 self.events.bytes_done(chunk.len() as u64);
                 ids.push(id);
                 if self.first_sight(id) {
-                    let permit = self.room(chunk.len())?;
-                    let data = chunk.to_vec();
+                    let mut permit = self.room(chunk.len())?;
+                    let blob = encode_named_blob(&self.key, id, chunk)?;
+                    permit.shrink_to(blob.stored.len());
                     plain
-                        .send(Plain { id, data, permit })
+                        .send(Plain {
+                            id,
+                            data: Vec::new(),
+                            permit,
+                            blob: Some(blob),
+                        })
                         .map_err(|_| Stopped)?;
                 }
                 Ok(())
@@ -586,6 +594,7 @@ impl Pipeline {
         &self,
         plain: flume::Receiver<Plain>,
         missing: flume::Sender<Plain>,
+        blobs: flume::Sender<(EncodedBlob, Permit)>,
         client: Backup,
         handle: Handle,
     ) -> anyhow::Result<()> {
@@ -606,13 +615,17 @@ impl Pipeline {
                 .collect();
             for chunk in pending.drain(..) {
                 if lacking.contains(chunk.id.0.as_slice()) {
+                    if let Some(blob) = chunk.blob {
+                        blobs.send((blob, chunk.permit)).map_err(|_| Stopped)?;
+                        continue;
+                    }
                     missing.send(chunk).map_err(|_| Stopped)?;
                 }
             }
             Ok(())
         };
         for chunk in plain.iter() {
-            pending_bytes += chunk.data.len();
+            pending_bytes += chunk.data.len() + chunk.blob.as_ref().map_or(0, |b| b.stored.len());
             pending.push(chunk);
             if pending.len() >= PENDING_CHUNKS || pending_bytes >= PENDING_BYTES {
                 ask(&mut pending)?;
@@ -667,6 +680,7 @@ impl Pipeline {
             id,
             data,
             mut permit,
+            ..
         } in missing.iter()
         {
             let blob = encode_named_blob(&self.key, id, &data)?;
@@ -932,7 +946,12 @@ impl Assembler<'_> {
         if !self.parent_trees.contains(&id) && self.pipeline.first_sight(id) {
             let permit = self.pipeline.room(data.len())?;
             self.plain
-                .send(Plain { id, data, permit })
+                .send(Plain {
+                    id,
+                    data,
+                    permit,
+                    blob: None,
+                })
                 .map_err(|_| Stopped)?;
         }
         Ok(id)

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use cairn_core::ChunkId;
-use cairn_crypto::{ChunkIdKey, DataKey, SEAL_PREFIX};
+use cairn_crypto::{ChunkIdKey, DataKey, SEAL_OVERHEAD, SEAL_PREFIX};
 
 use crate::EngineError;
 
@@ -38,8 +38,9 @@ pub fn encode_blob(
 
 /// [`encode_blob`] for a chunk already named with the company's
 /// [`ChunkIdKey`]: the caller vouches that `id` is the chunk's id.
-/// Compresses straight into the buffer that is then sealed in place: one
-/// allocation per chunk.
+/// Compresses into a buffer kept by the thread, then copies what is kept
+/// into a blob of exactly its sealed size, sealed in place: a blob never
+/// holds the worst-case room zstd asks for.
 pub fn encode_named_blob(
     key: &DataKey,
     id: ChunkId,
@@ -48,37 +49,44 @@ pub fn encode_named_blob(
     if plaintext.len() > MAX_BLOB_SIZE {
         return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
     }
-    // One compression context per thread, reused for every chunk.
+    // One compression context and one output buffer per thread, reused for
+    // every chunk.
     thread_local! {
         static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
             const { std::cell::RefCell::new(None) };
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    // Room for the nonce, the format byte and the worst-case compressed body.
-    let head = SEAL_PREFIX + 1;
-    let bound = zstd::zstd_safe::compress_bound(plaintext.len());
-    let mut out = vec![0u8; head + bound];
-    let compressed = COMPRESSOR.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let compressor = match cell.as_mut() {
-            Some(c) => c,
-            None => cell.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-        };
-        compressor.compress_to_buffer(plaintext, &mut out[head..])
-    })?;
-    // Format byte, then the smaller of the two.
-    if compressed < plaintext.len() {
-        out[SEAL_PREFIX] = ZSTD;
-        out.truncate(head + compressed);
-    } else {
-        out[SEAL_PREFIX] = RAW;
-        out.truncate(head);
-        out.extend_from_slice(plaintext);
-    }
-    key.seal_in_place(id.as_bytes(), &mut out)?;
-    Ok(EncodedBlob {
-        id,
-        stored: out,
-        raw_length: plaintext.len() as u32,
+    let seal = |format: u8, body: &[u8]| -> Result<EncodedBlob, EngineError> {
+        let mut out = Vec::with_capacity(SEAL_OVERHEAD + 1 + body.len());
+        out.resize(SEAL_PREFIX, 0);
+        out.push(format);
+        out.extend_from_slice(body);
+        key.seal_in_place(id.as_bytes(), &mut out)?;
+        Ok(EncodedBlob {
+            id,
+            stored: out,
+            raw_length: plaintext.len() as u32,
+        })
+    };
+    COMPRESSOR.with(|cell| {
+        SCRATCH.with(|scratch| {
+            let mut cell = cell.borrow_mut();
+            let compressor = match cell.as_mut() {
+                Some(c) => c,
+                None => cell.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+            };
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            scratch.reserve(zstd::zstd_safe::compress_bound(plaintext.len()));
+            // zstd writes into the spare room; nothing needs zeroing first.
+            let compressed = compressor.compress_to_buffer(plaintext, &mut *scratch)?;
+            // The smaller of the two.
+            if compressed < plaintext.len() {
+                seal(ZSTD, &scratch[..compressed])
+            } else {
+                seal(RAW, plaintext)
+            }
+        })
     })
 }
 
