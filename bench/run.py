@@ -10,8 +10,9 @@ Steps, for each tool (Cairn, restic, borg, in that order):
   v2        backup of version 2
   restore   full restore of the v2 snapshot (verified against the corpus afterwards, untimed)
 
-Measured per step: wall time, peak RSS of the client process (cairn-agent, restic, borg)
-from wait4(), peak RSS of cairn-server during the step (VmHWM after resetting it through
+Before each step, untimed, dirty pages are written out (os.sync) and, for backups, the
+corpus is read once, so that every tool starts from the same page-cache state. Measured per step: wall time, peak RSS of the client process
+(cairn-agent, restic, borg) from wait4(), peak RSS of cairn-server during the step (VmHWM after resetting it through
 /proc/PID/clear_refs), CPU time of the client, and the repository size after the step.
 
 Python 3.11, standard library only.
@@ -176,6 +177,28 @@ def settle(secs: float = 3.0) -> None:
     timestamp tick could go unnoticed), so a backup started at once would read them
     again next time. Real files are rarely written the instant a backup starts."""
     time.sleep(secs)
+
+
+def quiesce(root: str | None = None) -> None:
+    """Untimed, before each step: writes out what earlier steps (and the corpus generator)
+    left dirty in the page cache, so no tool's fsyncs wait behind another's writeback, and
+    reads every file under `root` once, so each backup starts with the corpus cached (the
+    kernel may have evicted parts of it while another tool ran)."""
+    os.sync()
+    if root is None:
+        return
+    buf = bytearray(1 << 20)
+    for dirpath, _dirs, names in os.walk(root):
+        for fn in names:
+            path = os.path.join(dirpath, fn)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            try:
+                with open(path, "rb", buffering=0) as f:
+                    while f.readinto(buf):
+                        pass
+            except OSError:
+                pass
 
 
 def first_line(text: str) -> str:
@@ -704,6 +727,7 @@ def main() -> int:
             o.setup()
             last_repo[t] = o.repo_bytes()
             for step in ("v1", "nochange"):
+                quiesce(corpus)
                 record(t, step, o.backup(step))
 
         say("editing the corpus into version 2 ...")
@@ -714,12 +738,14 @@ def main() -> int:
         settle()
 
         for t, o in objs.items():
+            quiesce(corpus)
             record(t, "v2", o.backup("v2"))
 
         say("hashing the corpus (version 2) for verification ...")
         expected = manifest(corpus)
         for t, o in objs.items():
             target = os.path.join(work, f"restore-{t}")
+            quiesce()
             r, root = o.restore(target)
             row = record(t, "restore", r)
             problems = compare(expected, root)
