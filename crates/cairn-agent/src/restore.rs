@@ -30,7 +30,7 @@ use crate::client::Backup;
 use crate::{AgentClient, AgentState};
 
 /// Small files are fetched together, up to this many bytes per job.
-const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 /// Chunk ids per ReadChunks call.
 const BATCH_IDS: usize = 1000;
 /// Chunks of a large file fetched per call.
