@@ -481,7 +481,8 @@ impl Pipeline {
                 summary: BackupSummary::default(),
                 now_secs: cairn_core::unix_now(),
             };
-            let root = assembler.run(step_rx);
+            // A failed assembly stops the readers at once, like a failed stage.
+            let root = assembler.run(step_rx).inspect_err(|_| self.budget.close());
             // Dropping the assembler closes its channel: every stage finishes.
             let Assembler {
                 referenced,
@@ -557,7 +558,7 @@ impl Pipeline {
             fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let (mut size, mut ids) = (0u64, Vec::new());
         chunker
-            .for_each_chunk(file, |chunk| -> anyhow::Result<()> {
+            .for_each_chunk(&file, |chunk| -> anyhow::Result<()> {
                 if self.events.should_stop() {
                     anyhow::bail!(
                         "backup interrupted while reading {}; no snapshot was saved",
@@ -584,7 +585,10 @@ impl Pipeline {
                 Ok(())
             })
             .with_context(|| format!("cannot read {}", path.display()))??;
-        let after = fs::symlink_metadata(path)
+        // The file as read, even if its path was replaced meanwhile: the
+        // cache entry then names an inode the path no longer has.
+        let after = file
+            .metadata()
             .with_context(|| format!("cannot stat {}", path.display()))?;
         Ok(FileRead { size, ids, after })
     }
