@@ -35,7 +35,7 @@ use cairn_proto::backup::v1::{
 };
 
 use crate::budget::{Budget, Permit};
-use crate::cache::{self, ParentCache};
+use crate::cache::{self, NextCache, ParentCache};
 use crate::client::Backup;
 use crate::{AgentClient, AgentState};
 
@@ -208,6 +208,19 @@ async fn run(
         policy.bandwidth_kbps,
     ));
     let used_cache = !cache.is_empty();
+    // The next backup's cache is written as this one goes.
+    let (next, trouble) = match state.dir.as_deref() {
+        Some(dir) => match NextCache::create(dir, &state.company_id) {
+            Ok(next) => (Some(next), None),
+            Err(err) => (None, Some(format!("{err:#}"))),
+        },
+        None => (None, None),
+    };
+    let caches = Caches {
+        parent: cache,
+        next,
+        trouble,
+    };
     let walk_paths = absolute.clone();
     let handle = Handle::current();
     let backup_client = client.backup.clone();
@@ -220,7 +233,7 @@ async fn run(
             events,
             failure: Mutex::new(None),
         };
-        pipeline.run(&walk_paths, cache, filter, backup_client, handle, pack_tx)
+        pipeline.run(&walk_paths, caches, filter, backup_client, handle, pack_tx)
     })
     .await
     .context("the backup walk stopped")?;
@@ -284,9 +297,12 @@ async fn run(
         .snapshot
         .context("the server returned no snapshot")?;
     summary.snapshot_id = snapshot.snapshot_id;
-    if let Some(dir) = state.dir.as_deref()
-        && let Err(err) = ParentCache::save(dir, &state.company_id, walked.entries, &walked.trees)
-    {
+    let saved = match (walked.next_cache, walked.cache_trouble) {
+        (_, Some(trouble)) => Err(anyhow::anyhow!(trouble)),
+        (Some(next), None) => next.commit(),
+        (None, None) => Ok(()),
+    };
+    if let Err(err) = saved {
         // The snapshot is safe; the next backup only reads more.
         summary.warnings.push(format!(
             "the parent-snapshot cache was not saved ({err:#}); the next backup reads every file"
@@ -397,13 +413,24 @@ struct FileRead {
     after: fs::Metadata,
 }
 
+/// The last backup's cache, read along with the walk, and the next
+/// backup's, written as this one goes.
+struct Caches {
+    parent: ParentCache,
+    next: Option<NextCache>,
+    /// Why there is no next cache although the agent keeps state.
+    trouble: Option<String>,
+}
+
 /// What the walk produced.
 struct Walked {
     root: ChunkId,
     summary: BackupSummary,
     referenced: BTreeSet<ChunkId>,
-    entries: Vec<cache::Entry>,
-    trees: Vec<ChunkId>,
+    /// The cache for the next backup, to commit with the snapshot.
+    next_cache: Option<NextCache>,
+    /// Why the next cache cannot be trusted, if it cannot.
+    cache_trouble: Option<String>,
 }
 
 /// State shared by the pipeline's threads.
@@ -423,7 +450,7 @@ impl Pipeline {
     fn run(
         &self,
         paths: &[PathBuf],
-        mut cache: ParentCache,
+        caches: Caches,
         filter: PathFilter,
         client: Backup,
         handle: Handle,
@@ -461,6 +488,11 @@ impl Pipeline {
             }
 
             let (step_tx, step_rx) = flume::bounded::<Step>(QUEUED_STEPS);
+            let Caches {
+                parent: mut cache,
+                next: next_cache,
+                trouble: cache_trouble,
+            } = caches;
             let parent_trees = cache.take_trees();
             let walker = Walker {
                 pipeline: self,
@@ -476,8 +508,8 @@ impl Pipeline {
                 plain: plain_tx,
                 stack: Vec::new(),
                 referenced: BTreeSet::new(),
-                entries: Vec::new(),
-                trees: Vec::new(),
+                next_cache,
+                cache_trouble,
                 summary: BackupSummary::default(),
                 now_secs: cairn_core::unix_now(),
             };
@@ -486,8 +518,8 @@ impl Pipeline {
             // Dropping the assembler closes its channel: every stage finishes.
             let Assembler {
                 referenced,
-                entries,
-                trees,
+                next_cache,
+                cache_trouble,
                 summary,
                 ..
             } = assembler;
@@ -495,8 +527,8 @@ impl Pipeline {
                 root,
                 summary,
                 referenced,
-                entries,
-                trees,
+                next_cache,
+                cache_trouble,
             })
         });
         // A stage's own failure explains the assembler's stop.
@@ -786,6 +818,9 @@ impl Walker<'_> {
     /// The root: one entry per backed-up path, named by its last component.
     fn walk(mut self, paths: &[PathBuf]) -> anyhow::Result<()> {
         let mut names = HashSet::new();
+        // In path order, the order the parent cache was written in.
+        let mut paths: Vec<&PathBuf> = paths.iter().collect();
+        paths.sort();
         self.send(Step::Open)?;
         for path in paths {
             let name = path
@@ -901,9 +936,9 @@ struct Assembler<'a> {
     /// The open directories, innermost last.
     stack: Vec<Tree>,
     referenced: BTreeSet<ChunkId>,
-    /// The cache for the next backup.
-    entries: Vec<cache::Entry>,
-    trees: Vec<ChunkId>,
+    /// The cache for the next backup, written as files are done.
+    next_cache: Option<NextCache>,
+    cache_trouble: Option<String>,
     summary: BackupSummary,
     now_secs: i64,
 }
@@ -945,7 +980,11 @@ impl Assembler<'_> {
         let data = encode_tree(&tree);
         let id = self.pipeline.ids.chunk_id(&data);
         self.referenced.insert(id);
-        self.trees.push(id);
+        if let Some(next) = self.next_cache.as_mut()
+            && let Err(err) = next.add_tree(&id)
+        {
+            self.give_up_cache(err);
+        }
         // A tree of the last snapshot is on the server: no need to ask.
         if !self.parent_trees.contains(&id) && self.pipeline.first_sight(id) {
             let permit = self.pipeline.room(data.len())?;
@@ -970,7 +1009,7 @@ impl Assembler<'_> {
                 ids,
                 entry,
             } => {
-                self.entries.push(entry);
+                self.keep(entry);
                 self.summary.files_unchanged += 1;
                 return Ok(self.file_node(node, size, ids));
             }
@@ -990,10 +1029,24 @@ impl Assembler<'_> {
             && read.after.ctime() == before.ctime()
             && read.after.ctime_nsec() == before.ctime_nsec();
         if steady && cache::settled(&read.after, self.now_secs) {
-            self.entries
-                .push(cache::Entry::new(&path, &read.after, &read.ids));
+            self.keep(cache::Entry::new(&path, &read.after, &read.ids));
         }
         Ok(self.file_node(node, read.size, read.ids))
+    }
+
+    /// Records `entry` in the next backup's cache; after a write error,
+    /// that cache is given up (the next backup reads every file).
+    fn keep(&mut self, entry: cache::Entry) {
+        if let Some(next) = self.next_cache.as_mut()
+            && let Err(err) = next.add(entry)
+        {
+            self.give_up_cache(err);
+        }
+    }
+
+    fn give_up_cache(&mut self, err: anyhow::Error) {
+        self.cache_trouble.get_or_insert(format!("{err:#}"));
+        self.next_cache = None;
     }
 
     fn file_node(&mut self, mut node: Node, size: u64, ids: Vec<ChunkId>) -> Node {

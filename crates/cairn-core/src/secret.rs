@@ -74,6 +74,14 @@ pub fn replace_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
 
 /// Writes `contents` to a new file readable only by its owner.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let mut file = create_private(path)?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::internal_with(&format!("writing {}", path.display()), e))
+}
+
+/// Creates a new, empty file readable only by its owner (and its folder).
+pub fn create_private(path: &Path) -> Result<std::fs::File, Error> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::internal_with(&format!("creating {}", parent.display()), e))?;
@@ -82,12 +90,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
+    options
         .open(path)
-        .map_err(|e| Error::internal_with(&format!("creating {}", path.display()), e))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::internal_with(&format!("writing {}", path.display()), e))
+        .map_err(|e| Error::internal_with(&format!("creating {}", path.display()), e))
 }
 
 #[cfg(test)]
