@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&descriptors),
     )?;
     tonic_prost_build::configure()
+        // Pack data arrives as slices of the transport's buffers, not copies.
+        .bytes(".cairn.backup.v1.UploadPackRequest.data")
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;

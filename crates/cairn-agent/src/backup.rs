@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -349,8 +350,8 @@ async fn upload_packs(
     Ok((chunks, bytes))
 }
 
-/// Uploads one pack; its frames are copied out one at a time as the
-/// transport asks for them. The pack's share of the budget is given back
+/// Uploads one pack; its frames are slices of it (no copies), made one at a
+/// time as the transport asks for them. The pack's share of the budget is given back
 /// when the upload ends.
 async fn upload_pack(
     mut client: Backup,
@@ -365,13 +366,11 @@ async fn upload_pack(
             chunks: pack.chunks,
         })),
     };
-    let bytes = Arc::new(pack.bytes);
+    let bytes = Bytes::from(pack.bytes);
     let frames = (0..bytes.len().div_ceil(FRAME)).map(move |i| {
         let end = ((i + 1) * FRAME).min(bytes.len());
         UploadPackRequest {
-            part: Some(upload_pack_request::Part::Data(
-                bytes[i * FRAME..end].to_vec(),
-            )),
+            part: Some(upload_pack_request::Part::Data(bytes.slice(i * FRAME..end))),
         }
     });
     let messages = futures::stream::iter(std::iter::once(header).chain(frames));

@@ -1,7 +1,7 @@
 //! Pack upload: receive, check, store create-only, then index in one
 //! transaction. A pack whose index commit never happened is garbage, not damage.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 
@@ -15,7 +15,7 @@ use crate::MAX_PACK_SIZE;
 use crate::index::{QUERY_BATCH, present};
 
 /// Reads the header and then exactly `size` bytes from the upload stream.
-pub(crate) async fn receive<S>(mut stream: S) -> Result<(pb::PackHeader, Bytes), Error>
+pub(crate) async fn receive<S>(mut stream: S) -> Result<(pb::PackHeader, Vec<Bytes>), Error>
 where
     S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
 {
@@ -40,29 +40,31 @@ where
     }
     PackId::from_slice(&header.pack_id, "header.pack_id")?;
     cairn_engine::validate_pack_records(header.size, &header.chunks)?;
-    let mut body = BytesMut::with_capacity(header.size as usize);
+    // The parts as they arrived, not copied into one buffer.
+    let (mut body, mut len) = (Vec::new(), 0u64);
     while let Some(message) = stream.next().await {
         match message
             .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
             .part
         {
             Some(Part::Data(data)) => {
-                if body.len() as u64 + data.len() as u64 > header.size {
+                len += data.len() as u64;
+                if len > header.size {
                     return Err(Error::invalid("data", "more bytes than header.size"));
                 }
-                body.extend_from_slice(&data);
+                body.push(data);
             }
             Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
             None => return Err(Error::invalid("part", "empty message")),
         }
     }
-    if body.len() as u64 != header.size {
+    if len != header.size {
         return Err(Error::invalid(
             "data",
-            format!("upload ended after {} of {} bytes", body.len(), header.size),
+            format!("upload ended after {len} of {} bytes", header.size),
         ));
     }
-    Ok((header, body.freeze()))
+    Ok((header, body))
 }
 
 /// Stores a received pack and indexes its chunks; returns how many were new.
@@ -72,12 +74,12 @@ pub(crate) async fn store_pack(
     scope: CompanyScope,
     agent: &agent::Model,
     header: pb::PackHeader,
-    body: Bytes,
+    body: Vec<Bytes>,
 ) -> Result<u32, Error> {
     let pack_id = PackId::from_slice(&header.pack_id, "header.pack_id")?;
     let hashed = {
         let body = body.clone();
-        tokio::task::spawn_blocking(move || cairn_crypto::pack_id(&body))
+        tokio::task::spawn_blocking(move || cairn_crypto::pack_id_of_parts(&body))
             .await
             .map_err(|e| Error::internal_with("hashing a pack", e))?
     };
@@ -98,7 +100,9 @@ pub(crate) async fn store_pack(
     if !known_pack {
         cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
     }
-    store.put_pack(company, &pack_id, body).await?;
+    store
+        .put_pack(company, &pack_id, body.into_iter().collect())
+        .await?;
     let key = CellStore::pack_key(company, &pack_id);
     let stored = store.size_of(&key).await?;
     if stored != header.size {

@@ -170,6 +170,15 @@ pub fn pack_id(bytes: &[u8]) -> PackId {
     PackId(*blake3::hash(bytes).as_bytes())
 }
 
+/// [`pack_id`] of the concatenation of `parts`.
+pub fn pack_id_of_parts<P: AsRef<[u8]>>(parts: impl IntoIterator<Item = P>) -> PackId {
+    let mut hasher = blake3::Hasher::new();
+    for part in parts {
+        hasher.update(part.as_ref());
+    }
+    PackId(*hasher.finalize().as_bytes())
+}
+
 /// A cell's master key: wraps the data keys of the companies homed there.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey([u8; 32]);

@@ -80,19 +80,15 @@ impl CellStore {
         &self,
         company: CompanyId,
         pack: &PackId,
-        bytes: Bytes,
+        bytes: PutPayload,
     ) -> Result<PutOutcome, Error> {
         let key = Self::pack_key(company, pack);
-        let size = bytes.len() as u64;
+        let size = bytes.content_length() as u64;
         let options = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
-        match self
-            .inner
-            .put_opts(&key, PutPayload::from_bytes(bytes), options)
-            .await
-        {
+        match self.inner.put_opts(&key, bytes, options).await {
             Ok(_) => Ok(PutOutcome::Created),
             Err(object_store::Error::AlreadyExists { .. }) => {
                 let meta = self
@@ -174,17 +170,20 @@ mod tests {
         let pack = PackId([3; 32]);
         let bytes = Bytes::from_static(b"0123456789");
         assert_eq!(
-            store.put_pack(company, &pack, bytes.clone()).await.unwrap(),
+            store
+                .put_pack(company, &pack, bytes.clone().into())
+                .await
+                .unwrap(),
             PutOutcome::Created
         );
         assert_eq!(
-            store.put_pack(company, &pack, bytes).await.unwrap(),
+            store.put_pack(company, &pack, bytes.into()).await.unwrap(),
             PutOutcome::AlreadyPresent
         );
         // A different body under the same key is refused, the original kept.
         assert!(
             store
-                .put_pack(company, &pack, Bytes::from_static(b"xx"))
+                .put_pack(company, &pack, Bytes::from_static(b"xx").into())
                 .await
                 .is_err()
         );
@@ -204,7 +203,7 @@ mod tests {
                 .is_err()
         );
         store
-            .put_pack(other, &pack, Bytes::from_static(b"other"))
+            .put_pack(other, &pack, Bytes::from_static(b"other").into())
             .await
             .unwrap();
         assert_eq!(store.delete_company(company).await.unwrap(), 1);

@@ -274,7 +274,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
                     part: Some(upload_pack_request::Part::Header(header)),
                 },
                 UploadPackRequest {
-                    part: Some(upload_pack_request::Part::Data(body)),
+                    part: Some(upload_pack_request::Part::Data(body.into())),
                 },
             ])
         };
