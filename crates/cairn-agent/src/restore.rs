@@ -30,11 +30,11 @@ use crate::client::Backup;
 use crate::{AgentClient, AgentState};
 
 /// Small files are fetched together, up to this many bytes per job.
-const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 /// Chunk ids per ReadChunks call.
 const BATCH_IDS: usize = 1000;
 /// Chunks of a large file fetched per call.
-const LARGE_FILE_WINDOW: usize = 4;
+const LARGE_FILE_WINDOW: usize = 2;
 /// Trees fetched per call.
 const TREE_BATCH: usize = 256;
 /// Files named in the error of a partial restore.
