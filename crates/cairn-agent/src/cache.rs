@@ -345,9 +345,14 @@ pub(crate) struct NextCache {
 }
 
 impl NextCache {
+    /// Each process writes its own partial file, so two backups of the same
+    /// agent at once cannot write into each other's; the one that commits
+    /// last leaves its cache. Partial files of processes that are gone
+    /// (killed mid-backup) are removed.
     pub(crate) fn create(state_dir: &Path, company_id: &str) -> anyhow::Result<NextCache> {
+        remove_orphans(state_dir);
         let path = ParentCache::path(state_dir);
-        let partial = path.with_extension("partial");
+        let partial = state_dir.join(format!("{FILE}.{}.partial", std::process::id()));
         let _ = fs::remove_file(&partial);
         let file = cairn_core::secret::create_private(&partial)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", partial.display()))?;
@@ -398,6 +403,29 @@ impl NextCache {
             .with_context(|| format!("cannot write {}", self.partial.display()))?;
         fs::rename(&self.partial, &self.path)
             .with_context(|| format!("cannot replace {}", self.path.display()))
+    }
+}
+
+/// Removes the partial caches whose process no longer runs.
+fn remove_orphans(state_dir: &Path) {
+    let Ok(entries) = fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| {
+                n.strip_prefix(FILE)?
+                    .strip_prefix('.')?
+                    .strip_suffix(".partial")
+            })
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -574,6 +602,27 @@ mod tests {
             (size, ids, entry),
             (3, vec![ChunkId([3; 32]), ChunkId([4; 32])], new)
         );
+    }
+
+    #[test]
+    fn partial_caches_of_processes_that_are_gone_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ledger.csv");
+        fs::write(&file, b"one").unwrap();
+        let meta = fs::metadata(&file).unwrap();
+        // Left by a process that no longer runs.
+        let orphan = dir.path().join(format!("{FILE}.4294967295.partial"));
+        fs::write(&orphan, b"half a cache").unwrap();
+
+        let mut first = NextCache::create(dir.path(), "acme").unwrap();
+        assert!(!orphan.exists());
+        first
+            .add(Entry::new(&file, &meta, &[ChunkId([1; 32])]))
+            .unwrap();
+        first.commit().unwrap();
+        let mut cache = ParentCache::load(dir.path(), "acme");
+        let (_, ids, _) = cache.take_unchanged(&file, &meta).unwrap();
+        assert_eq!(ids, vec![ChunkId([1; 32])]);
     }
 
     #[test]
