@@ -167,7 +167,7 @@ impl ChunkIdKey {
 
 /// A pack's content address: the plain BLAKE3 hash of its bytes.
 pub fn pack_id(bytes: &[u8]) -> PackId {
-    PackId(*blake3::hash(bytes).as_bytes())
+    pack_id_of_parts([bytes])
 }
 
 /// [`pack_id`] of the concatenation of `parts`.
@@ -342,5 +342,6 @@ mod tests {
     #[test]
     fn pack_id_is_the_plain_hash() {
         assert_eq!(pack_id(b"pack").0, *blake3::hash(b"pack").as_bytes());
+        assert_eq!(pack_id_of_parts([&b"pa"[..], b"", b"ck"]), pack_id(b"pack"));
     }
 }
