@@ -3,6 +3,9 @@
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use std::collections::HashSet;
+
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 
 use cairn_core::{ChunkId, Error, PackId};
@@ -12,7 +15,7 @@ use cairn_proto::backup::v1::{self as pb, upload_pack_request::Part};
 use cairn_store::CellStore;
 
 use crate::MAX_PACK_SIZE;
-use crate::index::{QUERY_BATCH, present};
+use crate::index::QUERY_BATCH;
 
 /// Reads the header and then exactly `size` bytes from the upload stream.
 pub(crate) async fn receive<S>(mut stream: S) -> Result<(pb::PackHeader, Vec<Bytes>), Error>
@@ -118,7 +121,6 @@ pub(crate) async fn store_pack(
         .map(|c| ChunkId::from_slice(&c.id, "header.chunks.id"))
         .collect::<Result<_, _>>()?;
     let txn = db.begin().await.map_err(db_err("starting a pack commit"))?;
-    let known = present(&txn, scope, &ids).await?;
     let already_packed = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
         .one(&txn)
         .await
@@ -138,11 +140,12 @@ pub(crate) async fn store_pack(
         .await
         .map_err(db_err("recording a pack"))?;
     }
-    let mut seen = known;
-    let mut rows = Vec::new();
+    // A chunk already indexed keeps its first location: the database skips
+    // it, which costs one index probe instead of a lookup and an insert.
+    let mut in_pack = HashSet::with_capacity(ids.len());
+    let mut rows = Vec::with_capacity(ids.len());
     for (record, id) in header.chunks.iter().zip(&ids) {
-        // A chunk already indexed keeps its first location.
-        if seen.insert(*id) {
+        if in_pack.insert(*id) {
             rows.push(chunk::ActiveModel {
                 company_id: Set(scope.uuid()),
                 id: Set(id.0.to_vec()),
@@ -153,15 +156,21 @@ pub(crate) async fn store_pack(
             });
         }
     }
-    let added = rows.len() as u32;
     let mut rows = rows.into_iter().peekable();
+    let mut added = 0u64;
     while rows.peek().is_some() {
         let batch: Vec<_> = rows.by_ref().take(QUERY_BATCH).collect();
-        chunk::Entity::insert_many(batch)
-            .exec(&txn)
+        added += chunk::Entity::insert_many(batch)
+            .on_conflict(
+                OnConflict::columns([chunk::Column::CompanyId, chunk::Column::Id])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
             .await
             .map_err(db_err("indexing chunks"))?;
     }
+    let added = u32::try_from(added).unwrap_or(u32::MAX);
     txn.commit().await.map_err(db_err("committing a pack"))?;
     tracing::debug!(company = %company, pack = %pack_id, added, "pack committed");
     Ok(added)

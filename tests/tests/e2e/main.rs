@@ -6,6 +6,7 @@
 mod admin;
 mod api_errors;
 mod backup_restore;
+mod chunk_index;
 mod company;
 mod discovery;
 mod integrity;
