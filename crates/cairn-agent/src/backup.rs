@@ -50,12 +50,24 @@ const COMMIT_BATCH: usize = 10_000;
 const FRAME: usize = 2 * 1024 * 1024;
 /// Packs uploading at once (one more waits, packed, in the queue).
 const UPLOADS: usize = 1;
-/// Files queued for the readers ahead of the walk.
-const QUEUED_FILES: usize = 64;
+/// Batches of files queued for the readers ahead of the walk.
+const QUEUED_JOBS: usize = 4;
+/// Files per batch for the readers: a reader and the walk then wake each
+/// other once per batch, not once per small file.
+const JOB_BATCH_FILES: usize = 16;
+/// Bytes per batch for the readers, so large files spread over all of them.
+const JOB_BATCH_BYTES: u64 = 4 * 1024 * 1024;
 /// Entries the walk may run ahead of the trees being assembled.
 const QUEUED_STEPS: usize = 4096;
-/// Chunks queued between two stages (their bytes are bounded by the budget).
+/// Batches of chunks queued between two stages (their bytes are bounded by
+/// the budget).
 const QUEUED_CHUNKS: usize = 64;
+/// Chunks a reader gathers before handing them on, so the next stage is
+/// woken once per batch rather than once per chunk. A reader hands over
+/// what it has before it would wait for anything.
+const READ_BATCH_CHUNKS: usize = 32;
+/// Stored bytes a reader gathers before handing them on.
+const READ_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Chunk bytes in flight between the readers and the server: read, waiting
 /// for FindMissingChunks, encoding, packed or uploading. At least a full pack,
 /// the resolver's batch and the largest chunk, or the pipeline could stall.
@@ -394,6 +406,45 @@ struct Plain {
     blob: Option<EncodedBlob>,
 }
 
+/// A reader's chunks on their way to the resolver, handed over a batch at a
+/// time.
+struct Handover<'a> {
+    to: &'a flume::Sender<Vec<Plain>>,
+    batch: Vec<Plain>,
+    bytes: usize,
+}
+
+impl<'a> Handover<'a> {
+    fn new(to: &'a flume::Sender<Vec<Plain>>) -> Self {
+        Handover {
+            to,
+            batch: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, chunk: Plain) -> Result<(), Stopped> {
+        self.bytes += chunk
+            .blob
+            .as_ref()
+            .map_or(chunk.data.len(), |b| b.stored.len());
+        self.batch.push(chunk);
+        if self.batch.len() >= READ_BATCH_CHUNKS || self.bytes >= READ_BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.bytes = 0;
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(READ_BATCH_CHUNKS));
+        self.to.send(batch).map_err(|_| Stopped)
+    }
+}
+
 /// A later stage stopped; the stage that failed recorded why.
 #[derive(Debug, thiserror::Error)]
 #[error("the backup pipeline stopped")]
@@ -456,10 +507,10 @@ impl Pipeline {
         packs: mpsc::Sender<(Pack, Permit)>,
     ) -> anyhow::Result<Walked> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (job_tx, job_rx) = flume::bounded::<FileJob>(QUEUED_FILES);
-        let (plain_tx, plain_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
+        let (job_tx, job_rx) = flume::bounded::<Vec<FileJob>>(QUEUED_JOBS);
+        let (plain_tx, plain_rx) = flume::bounded::<Vec<Plain>>(QUEUED_CHUNKS);
         let (missing_tx, missing_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
-        let (blob_tx, blob_rx) = flume::bounded::<(EncodedBlob, Permit)>(QUEUED_CHUNKS);
+        let (blob_tx, blob_rx) = flume::bounded::<Vec<(EncodedBlob, Permit)>>(QUEUED_CHUNKS);
         let walked = std::thread::scope(|scope| {
             for _ in 0..workers {
                 let (jobs, plain) = (job_rx.clone(), plain_tx.clone());
@@ -498,6 +549,8 @@ impl Pipeline {
                 cache,
                 filter: &filter,
                 jobs: job_tx,
+                batch: Vec::new(),
+                batch_bytes: 0,
                 steps: step_tx,
             };
             spawn_stage(scope, "walk", move || self.stage(walker.walk(paths)))?;
@@ -570,20 +623,45 @@ impl Pipeline {
             .insert(id)
     }
 
-    fn read_files(&self, jobs: flume::Receiver<FileJob>, plain: flume::Sender<Plain>) {
+    fn read_files(&self, jobs: flume::Receiver<Vec<FileJob>>, plain: flume::Sender<Vec<Plain>>) {
         let mut chunker = Chunker::new();
-        for job in jobs.iter() {
-            let result = self.read_file(&mut chunker, &job.path, &plain);
-            // The walker has stopped if nobody listens.
-            let _ = job.reply.send(result);
+        let mut out = Handover::new(&plain);
+        let mut replies = Vec::new();
+        loop {
+            let batch = match jobs.try_recv() {
+                Ok(batch) => batch,
+                // Hand over what is gathered before waiting for more files:
+                // the walk may be waiting for it, through the budget.
+                Err(flume::TryRecvError::Empty) => {
+                    if out.flush().is_err() {
+                        return;
+                    }
+                    match jobs.recv() {
+                        Ok(batch) => batch,
+                        Err(_) => return,
+                    }
+                }
+                Err(flume::TryRecvError::Disconnected) => break,
+            };
+            for job in batch {
+                let result = self.read_file(&mut chunker, &job.path, &mut out);
+                replies.push((job.reply, result));
+            }
+            // The batch's answers together: the assembler, waiting for the
+            // first, finds the others there. The walker has stopped if
+            // nobody listens.
+            for (reply, result) in replies.drain(..) {
+                let _ = reply.send(result);
+            }
         }
+        let _ = out.flush();
     }
 
     fn read_file(
         &self,
         chunker: &mut Chunker,
         path: &Path,
-        plain: &flume::Sender<Plain>,
+        out: &mut Handover<'_>,
     ) -> anyhow::Result<FileRead> {
         let file =
             fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -601,17 +679,24 @@ impl Pipeline {
                 self.events.bytes_done(chunk.len() as u64);
                 ids.push(id);
                 if self.first_sight(id) {
-                    let mut permit = self.room(chunk.len())?;
+                    let mut permit = match self.budget.try_take(chunk.len()) {
+                        Ok(Some(permit)) => permit,
+                        // Hand over the batch before waiting: its bytes
+                        // may be the room this chunk waits for.
+                        Ok(None) => {
+                            out.flush()?;
+                            self.room(chunk.len())?
+                        }
+                        Err(_) => return Err(Stopped.into()),
+                    };
                     let blob = encode_named_blob(&self.key, id, chunk)?;
                     permit.shrink_to(blob.stored.len());
-                    plain
-                        .send(Plain {
-                            id,
-                            data: Vec::new(),
-                            permit,
-                            blob: Some(blob),
-                        })
-                        .map_err(|_| Stopped)?;
+                    out.push(Plain {
+                        id,
+                        data: Vec::new(),
+                        permit,
+                        blob: Some(blob),
+                    })?;
                 }
                 Ok(())
             })
@@ -627,9 +712,9 @@ impl Pipeline {
     /// Asks the server, a batch at a time, which chunks the company lacks.
     fn resolve(
         &self,
-        plain: flume::Receiver<Plain>,
+        plain: flume::Receiver<Vec<Plain>>,
         missing: flume::Sender<Plain>,
-        blobs: flume::Sender<(EncodedBlob, Permit)>,
+        blobs: flume::Sender<Vec<(EncodedBlob, Permit)>>,
         client: Backup,
         handle: Handle,
     ) -> anyhow::Result<()> {
@@ -648,18 +733,22 @@ impl Pipeline {
                 .missing
                 .into_iter()
                 .collect();
+            let mut encoded = Vec::new();
             for chunk in pending.drain(..) {
                 if lacking.contains(chunk.id.0.as_slice()) {
                     if let Some(blob) = chunk.blob {
-                        blobs.send((blob, chunk.permit)).map_err(|_| Stopped)?;
+                        encoded.push((blob, chunk.permit));
                         continue;
                     }
                     missing.send(chunk).map_err(|_| Stopped)?;
                 }
             }
+            if !encoded.is_empty() {
+                blobs.send(encoded).map_err(|_| Stopped)?;
+            }
             Ok(())
         };
-        for chunk in plain.iter() {
+        for chunk in plain.iter().flatten() {
             pending_bytes += chunk.data.len() + chunk.blob.as_ref().map_or(0, |b| b.stored.len());
             pending.push(chunk);
             if pending.len() >= PENDING_CHUNKS || pending_bytes >= PENDING_BYTES {
@@ -677,12 +766,12 @@ impl Pipeline {
     /// its chunks held.
     fn pack(
         &self,
-        blobs: flume::Receiver<(EncodedBlob, Permit)>,
+        blobs: flume::Receiver<Vec<(EncodedBlob, Permit)>>,
         packs: mpsc::Sender<(Pack, Permit)>,
     ) -> anyhow::Result<()> {
         let mut builder = PackBuilder::new(PACK_TARGET);
         let mut held: Option<Permit> = None;
-        for (blob, permit) in blobs.iter() {
+        for (blob, permit) in blobs.iter().flatten() {
             builder.add(blob);
             match held.as_mut() {
                 Some(held) => held.absorb(permit),
@@ -709,7 +798,7 @@ impl Pipeline {
     fn encode(
         &self,
         missing: flume::Receiver<Plain>,
-        blobs: flume::Sender<(EncodedBlob, Permit)>,
+        blobs: flume::Sender<Vec<(EncodedBlob, Permit)>>,
     ) -> anyhow::Result<()> {
         for Plain {
             id,
@@ -723,7 +812,7 @@ impl Pipeline {
             // Packs fill by stored bytes: hold what the blob takes, or a
             // pack of well-compressed chunks would hold more than the budget.
             permit.shrink_to(blob.stored.len());
-            blobs.send((blob, permit)).map_err(|_| Stopped)?;
+            blobs.send(vec![(blob, permit)]).map_err(|_| Stopped)?;
         }
         Ok(())
     }
@@ -805,13 +894,48 @@ struct Walker<'a> {
     pipeline: &'a Pipeline,
     cache: ParentCache,
     filter: &'a PathFilter,
-    jobs: flume::Sender<FileJob>,
+    jobs: flume::Sender<Vec<FileJob>>,
+    /// Files for the readers not yet handed over.
+    batch: Vec<FileJob>,
+    batch_bytes: u64,
     steps: flume::Sender<Step>,
 }
 
 impl Walker<'_> {
-    fn send(&self, step: Step) -> anyhow::Result<()> {
-        self.steps.send(step).map_err(|_| Stopped.into())
+    /// Tells the assembler; before waiting for it, hands the readers the
+    /// files it may be waiting for.
+    fn send(&mut self, step: Step) -> anyhow::Result<()> {
+        match self.steps.try_send(step) {
+            Ok(()) => Ok(()),
+            Err(flume::TrySendError::Full(step)) => {
+                self.hand_over()?;
+                self.steps.send(step).map_err(|_| Stopped.into())
+            }
+            Err(flume::TrySendError::Disconnected(_)) => Err(Stopped.into()),
+        }
+    }
+
+    /// Queues a file for the readers, a batch at a time, or at once if they
+    /// have nothing queued.
+    fn read(&mut self, job: FileJob, size: u64) -> anyhow::Result<()> {
+        self.batch.push(job);
+        self.batch_bytes += size;
+        if self.batch.len() >= JOB_BATCH_FILES
+            || self.batch_bytes >= JOB_BATCH_BYTES
+            || self.jobs.is_empty()
+        {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    fn hand_over(&mut self) -> anyhow::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.batch_bytes = 0;
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(JOB_BATCH_FILES));
+        self.jobs.send(batch).map_err(|_| Stopped.into())
     }
 
     /// The root: one entry per backed-up path, named by its last component.
@@ -836,6 +960,7 @@ impl Walker<'_> {
                 anyhow::bail!("{} is not a file, directory or symlink", path.display());
             }
         }
+        self.hand_over()?;
         self.send(Step::Close(None))
     }
 
@@ -896,12 +1021,13 @@ impl Walker<'_> {
                 }
             } else {
                 let (reply, reply_rx) = flume::bounded(1);
-                self.jobs
-                    .send(FileJob {
+                self.read(
+                    FileJob {
                         path: path.to_owned(),
                         reply,
-                    })
-                    .map_err(|_| Stopped)?;
+                    },
+                    meta.len(),
+                )?;
                 Slot::Reading {
                     node,
                     path: path.to_owned(),
@@ -931,7 +1057,7 @@ struct Assembler<'a> {
     pipeline: &'a Pipeline,
     /// Trees of the last snapshot: on the server already.
     parent_trees: HashSet<ChunkId>,
-    plain: flume::Sender<Plain>,
+    plain: flume::Sender<Vec<Plain>>,
     /// The open directories, innermost last.
     stack: Vec<Tree>,
     referenced: BTreeSet<ChunkId>,
@@ -988,12 +1114,12 @@ impl Assembler<'_> {
         if !self.parent_trees.contains(&id) && self.pipeline.first_sight(id) {
             let permit = self.pipeline.room(data.len())?;
             self.plain
-                .send(Plain {
+                .send(vec![Plain {
                     id,
                     data,
                     permit,
                     blob: None,
-                })
+                }])
                 .map_err(|_| Stopped)?;
         }
         Ok(id)

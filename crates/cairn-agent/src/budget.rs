@@ -17,6 +17,9 @@ struct State {
     free: usize,
     /// A stage failed: nobody waits for room any more.
     closed: bool,
+    /// Threads waiting for room: only then does giving bytes back wake
+    /// anyone (a wake-up is a system call even with nobody to wake).
+    waiting: usize,
 }
 
 /// The budget was closed because the pipeline stopped.
@@ -30,6 +33,7 @@ impl Budget {
             state: Mutex::new(State {
                 free: total,
                 closed: false,
+                waiting: 0,
             }),
             changed: Condvar::new(),
         })
@@ -41,7 +45,9 @@ impl Budget {
         let bytes = bytes.min(self.total);
         let mut state = self.lock();
         while !state.closed && state.free < bytes {
+            state.waiting += 1;
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting -= 1;
         }
         if state.closed {
             return Err(Closed);
@@ -51,6 +57,23 @@ impl Budget {
             budget: Arc::clone(self),
             bytes,
         })
+    }
+
+    /// Takes `bytes` if they are free now; `None` if taking them would wait.
+    pub(crate) fn try_take(self: &Arc<Self>, bytes: usize) -> Result<Option<Permit>, Closed> {
+        let bytes = bytes.min(self.total);
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Closed);
+        }
+        if state.free < bytes {
+            return Ok(None);
+        }
+        state.free -= bytes;
+        Ok(Some(Permit {
+            budget: Arc::clone(self),
+            bytes,
+        }))
     }
 
     /// Wakes every waiter with [`Closed`]: a stage failed and what it held
@@ -63,8 +86,11 @@ impl Budget {
     fn give(&self, bytes: usize) {
         let mut state = self.lock();
         state.free += bytes;
+        let waiting = state.waiting > 0;
         drop(state);
-        self.changed.notify_all();
+        if waiting {
+            self.changed.notify_all();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -147,5 +173,28 @@ mod tests {
             "a closed budget still handed out bytes"
         );
         drop(all);
+    }
+
+    #[test]
+    fn trying_never_waits_and_waiters_are_still_woken() {
+        let budget = Budget::new(10);
+        let a = budget.try_take(7).unwrap().unwrap();
+        assert!(budget.try_take(4).unwrap().is_none(), "took bytes not free");
+        let b = budget.try_take(3).unwrap().unwrap();
+        // Two waiters, one given back at a time: each is woken in turn.
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let budget = Arc::clone(&budget);
+                std::thread::spawn(move || budget.take(3).map(|p| p.bytes))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(b);
+        drop(a);
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap().unwrap(), 3);
+        }
+        budget.close();
+        assert!(budget.try_take(1).is_err(), "a closed budget handed out bytes");
     }
 }
