@@ -222,17 +222,13 @@ async fn run(
     ));
     let used_cache = !cache.is_empty();
     // The next backup's cache is written as this one goes.
-    let (next, trouble) = match state.dir.as_deref() {
-        Some(dir) => match NextCache::create(dir, &state.company_id) {
-            Ok(next) => (Some(next), None),
-            Err(err) => (None, Some(format!("{err:#}"))),
-        },
-        None => (None, None),
-    };
+    let next = state
+        .dir
+        .as_deref()
+        .map(|dir| NextCache::create(dir, &state.company_id).map_err(|err| format!("{err:#}")));
     let caches = Caches {
         parent: cache,
         next,
-        trouble,
     };
     let walk_paths = absolute.clone();
     let handle = Handle::current();
@@ -310,10 +306,10 @@ async fn run(
         .snapshot
         .context("the server returned no snapshot")?;
     summary.snapshot_id = snapshot.snapshot_id;
-    let saved = match (walked.next_cache, walked.cache_trouble) {
-        (_, Some(trouble)) => Err(anyhow::anyhow!(trouble)),
-        (Some(next), None) => next.commit(),
-        (None, None) => Ok(()),
+    let saved = match walked.next_cache {
+        Some(Ok(next)) => next.commit(),
+        Some(Err(trouble)) => Err(anyhow::anyhow!(trouble)),
+        None => Ok(()),
     };
     if let Err(err) = saved {
         // The snapshot is safe; the next backup only reads more.
@@ -467,10 +463,12 @@ struct FileRead {
 /// backup's, written as this one goes.
 struct Caches {
     parent: ParentCache,
-    next: Option<NextCache>,
-    /// Why there is no next cache although the agent keeps state.
-    trouble: Option<String>,
+    next: Option<NextState>,
 }
+
+/// The next backup's cache, if the agent keeps state: being written, or
+/// given up, and why.
+type NextState = Result<NextCache, String>;
 
 /// What the walk produced.
 struct Walked {
@@ -478,9 +476,7 @@ struct Walked {
     summary: BackupSummary,
     referenced: BTreeSet<ChunkId>,
     /// The cache for the next backup, to commit with the snapshot.
-    next_cache: Option<NextCache>,
-    /// Why the next cache cannot be trusted, if it cannot.
-    cache_trouble: Option<String>,
+    next_cache: Option<NextState>,
 }
 
 /// State shared by the pipeline's threads.
@@ -541,7 +537,6 @@ impl Pipeline {
             let Caches {
                 parent: mut cache,
                 next: next_cache,
-                trouble: cache_trouble,
             } = caches;
             let parent_trees = cache.take_trees();
             let walker = Walker {
@@ -561,7 +556,6 @@ impl Pipeline {
                 stack: Vec::new(),
                 referenced: BTreeSet::new(),
                 next_cache,
-                cache_trouble,
                 summary: BackupSummary::default(),
                 now_secs: cairn_core::unix_now(),
             };
@@ -571,7 +565,6 @@ impl Pipeline {
             let Assembler {
                 referenced,
                 next_cache,
-                cache_trouble,
                 summary,
                 ..
             } = assembler;
@@ -580,7 +573,6 @@ impl Pipeline {
                 summary,
                 referenced,
                 next_cache,
-                cache_trouble,
             })
         });
         // A stage's own failure explains the assembler's stop.
@@ -1062,8 +1054,7 @@ struct Assembler<'a> {
     stack: Vec<Tree>,
     referenced: BTreeSet<ChunkId>,
     /// The cache for the next backup, written as files are done.
-    next_cache: Option<NextCache>,
-    cache_trouble: Option<String>,
+    next_cache: Option<NextState>,
     summary: BackupSummary,
     now_secs: i64,
 }
@@ -1105,7 +1096,7 @@ impl Assembler<'_> {
         let data = encode_tree(&tree);
         let id = self.pipeline.ids.chunk_id(&data);
         self.referenced.insert(id);
-        if let Some(next) = self.next_cache.as_mut()
+        if let Some(Ok(next)) = self.next_cache.as_mut()
             && let Err(err) = next.add_tree(&id)
         {
             self.give_up_cache(err);
@@ -1162,16 +1153,16 @@ impl Assembler<'_> {
     /// Records `entry` in the next backup's cache; after a write error,
     /// that cache is given up (the next backup reads every file).
     fn keep(&mut self, entry: cache::Entry) {
-        if let Some(next) = self.next_cache.as_mut()
+        if let Some(Ok(next)) = self.next_cache.as_mut()
             && let Err(err) = next.add(entry)
         {
             self.give_up_cache(err);
         }
     }
 
+    /// Drops the partial cache; the first error is the one reported.
     fn give_up_cache(&mut self, err: anyhow::Error) {
-        self.cache_trouble.get_or_insert(format!("{err:#}"));
-        self.next_cache = None;
+        self.next_cache = Some(Err(format!("{err:#}")));
     }
 
     fn file_node(&mut self, mut node: Node, size: u64, ids: Vec<ChunkId>) -> Node {

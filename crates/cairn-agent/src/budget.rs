@@ -195,6 +195,9 @@ mod tests {
             assert_eq!(waiter.join().unwrap().unwrap(), 3);
         }
         budget.close();
-        assert!(budget.try_take(1).is_err(), "a closed budget handed out bytes");
+        assert!(
+            budget.try_take(1).is_err(),
+            "a closed budget handed out bytes"
+        );
     }
 }

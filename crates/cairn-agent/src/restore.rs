@@ -156,8 +156,7 @@ impl SmallFiles {
         let files = std::mem::take(&mut self.files);
         (self.bytes, self.ids) = (0, 0);
         if !files.is_empty() {
-            jobs.send(Job::Small(files))
-                .map_err(|_| anyhow::anyhow!("the restore workers stopped"))?;
+            jobs.send(Job::Small(files)).map_err(workers_stopped)?;
         }
         Ok(())
     }
@@ -291,13 +290,12 @@ impl Restorer {
         next: &mut Vec<(ChunkId, PathBuf)>,
         dirs: &mut Vec<(PathBuf, Node)>,
     ) -> anyhow::Result<()> {
-        let stopped = || anyhow::anyhow!("the restore workers stopped");
         for mut node in nodes {
             let child = child_path(path, &node.name)?;
             match NodeKind::try_from(node.kind) {
                 Ok(NodeKind::File) if node.size > BATCH_BYTES => {
                     jobs.send(Job::Large { path: child, node })
-                        .map_err(|_| stopped())?;
+                        .map_err(workers_stopped)?;
                 }
                 Ok(NodeKind::File) => small.add(child, node, jobs)?,
                 Ok(NodeKind::Dir) => {
@@ -542,4 +540,10 @@ fn set_meta(path: &Path, node: &Node) -> anyhow::Result<()> {
     let mtime = FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos);
     filetime::set_file_mtime(path, mtime)
         .with_context(|| format!("cannot set the time of {}", path.display()))
+}
+
+/// A send to the workers failed: they stopped, and the first to fail says
+/// why.
+fn workers_stopped<T>(_: flume::SendError<T>) -> anyhow::Error {
+    anyhow::anyhow!("the restore workers stopped")
 }
