@@ -54,6 +54,15 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// The refusal of a caller without one of `roles`, naming them.
+pub fn role_denied(roles: &[Role]) -> Error {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    Error::PermissionDenied(format!(
+        "this call needs one of the roles: {}",
+        names.join(", ")
+    ))
+}
+
 impl Claims {
     pub fn has_any_role(&self, roles: &[Role]) -> bool {
         self.roles.iter().any(|r| roles.contains(r))
@@ -64,11 +73,7 @@ impl Claims {
         if self.kind == PrincipalKind::User && self.has_any_role(roles) {
             return Ok(());
         }
-        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        Err(Error::PermissionDenied(format!(
-            "this call needs one of the roles: {}",
-            names.join(", ")
-        )))
+        Err(role_denied(roles))
     }
 
     pub fn require_kind(&self, kind: PrincipalKind) -> Result<(), Error> {

@@ -11,7 +11,7 @@ mod password;
 mod token;
 
 pub use authn::{Authenticator, bearer_metadata, client_ip};
-pub use claims::{Claims, PrincipalKind, Role};
+pub use claims::{Claims, PrincipalKind, Role, role_denied};
 pub use keys::SigningKey;
 pub use password::{hash_password, verify_password, verify_password_or_dummy};
 pub use token::{ACCESS_TOKEN_TTL_SECS, AUDIENCE, TokenIssuer, TokenVerifier, issuer_for};

@@ -163,13 +163,8 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<pb::DeleteSnapshotRequest>,
     ) -> Result<Response<pb::DeleteSnapshotResponse>, Status> {
         let (caller, scope) = self.caller(&request).await?;
-        if let Caller::User(user) = &caller
-            && !user.is_admin()
-        {
-            return Err(Error::PermissionDenied(
-                "this call needs one of the roles: owner, admin".into(),
-            )
-            .into());
+        if let Caller::User(user) = &caller {
+            user.require_admin()?;
         }
         let id = SnapshotId::parse(&request.get_ref().snapshot_id, "snapshot_id")?;
         let visible = self.visible(&caller, scope).await?;

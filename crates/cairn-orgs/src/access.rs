@@ -3,7 +3,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use cairn_auth::{Authenticator, Claims, PrincipalKind, Role};
+use cairn_auth::{Authenticator, Claims, PrincipalKind, Role, role_denied};
 use cairn_core::{AgentId, Error, UserId};
 use cairn_entity::regional::{agent, user};
 use cairn_entity::{CompanyScope, db_err};
@@ -29,6 +29,15 @@ impl UserCaller {
         ADMINS.contains(&self.role)
     }
 
+    /// Refuses members.
+    pub fn require_admin(&self) -> Result<(), Error> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(role_denied(ADMINS))
+        }
+    }
+
     /// `user:<id>`, as the audit log names people.
     pub fn actor_id(&self) -> String {
         format!("user:{}", self.user.id)
@@ -45,14 +54,6 @@ pub fn parse_role(field: &str, value: &str) -> Result<Role, Error> {
             format!("`{value}` is not a role: use owner, admin or member"),
         )),
     }
-}
-
-fn denied(roles: &[Role]) -> Error {
-    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    Error::PermissionDenied(format!(
-        "this call needs one of the roles: {}",
-        names.join(", ")
-    ))
 }
 
 /// Authenticates a user token and checks the user's current role.
@@ -72,7 +73,7 @@ pub async fn user_from_claims<C: ConnectionTrait>(
     roles: &[Role],
 ) -> Result<UserCaller, Error> {
     if claims.kind != PrincipalKind::User {
-        return Err(denied(roles));
+        return Err(role_denied(roles));
     }
     let scope = CompanyScope::new(claims.company_id()?);
     let id = UserId::parse(&claims.sub, "token.sub")
@@ -86,7 +87,7 @@ pub async fn user_from_claims<C: ConnectionTrait>(
     let role = parse_role("role", &found.role)
         .map_err(|_| Error::internal(format!("user {} has an unknown role", found.id)))?;
     if !roles.contains(&role) {
-        return Err(denied(roles));
+        return Err(role_denied(roles));
     }
     Ok(UserCaller {
         claims,

@@ -1,5 +1,7 @@
 //! Agents of a company: machine tokens, listing, revocation, seat counts.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -8,7 +10,7 @@ use sea_orm::{
 };
 
 use cairn_core::{AgentId, EntityKind, Error, GroupId};
-use cairn_entity::regional::{agent, company, user};
+use cairn_entity::regional::{agent, company, group, user};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::orgs::v1 as pb;
 
@@ -53,11 +55,9 @@ pub(crate) async fn list(
         .all(db)
         .await
         .map_err(db_err("listing agents"))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(to_proto(db, scope, row).await?);
-    }
-    Ok(out)
+    // The company, its groups and its people once for the whole list.
+    let context = Context::load(db, scope).await?;
+    Ok(rows.into_iter().map(|row| context.describe(row)).collect())
 }
 
 /// An unrevoked agent of the company.
@@ -75,45 +75,85 @@ pub(crate) async fn find<C: ConnectionTrait>(
         .ok_or_else(|| Error::not_found(EntityKind::Agent, id))
 }
 
+/// An agent as the API shows it.
 pub(crate) async fn to_proto<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
     a: agent::Model,
 ) -> Result<pb::Agent, Error> {
-    let company = company::Entity::find_by_id(scope.uuid())
-        .one(db)
-        .await
-        .map_err(db_err("finding a company"))?
-        .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
-    let group = crate::groups::resolve(db, scope, a.group_id).await?;
-    let owner_email = match a.owner_user_id {
-        Some(owner) => user::Entity::find_by_id(owner)
-            .filter(user::Column::CompanyId.eq(scope.uuid()))
+    Ok(Context::load(db, scope).await?.describe(a))
+}
+
+/// What describing the company's agents takes from the database.
+struct Context {
+    idle_alert_days: i32,
+    groups: HashMap<uuid::Uuid, group::Model>,
+    /// For agents in no group, or in one that is gone.
+    default_group: group::Model,
+    emails: HashMap<uuid::Uuid, String>,
+}
+
+impl Context {
+    async fn load<C: ConnectionTrait>(db: &C, scope: CompanyScope) -> Result<Context, Error> {
+        let company = company::Entity::find_by_id(scope.uuid())
             .one(db)
             .await
-            .map_err(db_err("finding an agent's owner"))?
-            .map(|u| u.email)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    let idle = crate::alerts::is_idle(&a, company.idle_alert_days, Utc::now());
-    Ok(pb::Agent {
-        agent_id: a.id.to_string(),
-        hostname: a.hostname,
-        enrolled_at: a.enrolled_at.timestamp(),
-        owner_user_id: a.owner_user_id.map(|u| u.to_string()).unwrap_or_default(),
-        owner_email,
-        group_id: group.id.to_string(),
-        group_name: group.name,
-        last_backup_at: a.last_backup_at.map_or(0, |t| t.timestamp()),
-        last_result: a.last_result,
-        last_error: a.last_error,
-        bytes_protected: a.bytes_protected,
-        last_seen_at: a.last_seen_at.map_or(0, |t| t.timestamp()),
-        idle,
-        policy_version_seen: a.policy_version_seen,
-        policy_version: group.policy_version,
-    })
+            .map_err(db_err("finding a company"))?
+            .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
+        let default_group = crate::groups::default_group(db, scope).await?;
+        let groups = group::Entity::find()
+            .filter(group::Column::CompanyId.eq(scope.uuid()))
+            .all(db)
+            .await
+            .map_err(db_err("listing groups"))?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect();
+        let emails = user::Entity::find()
+            .filter(user::Column::CompanyId.eq(scope.uuid()))
+            .all(db)
+            .await
+            .map_err(db_err("listing users"))?
+            .into_iter()
+            .map(|u| (u.id, u.email))
+            .collect();
+        Ok(Context {
+            idle_alert_days: company.idle_alert_days,
+            groups,
+            default_group,
+            emails,
+        })
+    }
+
+    fn describe(&self, a: agent::Model) -> pb::Agent {
+        let group = a
+            .group_id
+            .and_then(|id| self.groups.get(&id))
+            .unwrap_or(&self.default_group);
+        let owner_email = a
+            .owner_user_id
+            .and_then(|owner| self.emails.get(&owner))
+            .cloned()
+            .unwrap_or_default();
+        let idle = crate::alerts::is_idle(&a, self.idle_alert_days, Utc::now());
+        pb::Agent {
+            agent_id: a.id.to_string(),
+            hostname: a.hostname,
+            enrolled_at: a.enrolled_at.timestamp(),
+            owner_user_id: a.owner_user_id.map(|u| u.to_string()).unwrap_or_default(),
+            owner_email,
+            group_id: group.id.to_string(),
+            group_name: group.name.clone(),
+            last_backup_at: a.last_backup_at.map_or(0, |t| t.timestamp()),
+            last_result: a.last_result,
+            last_error: a.last_error,
+            bytes_protected: a.bytes_protected,
+            last_seen_at: a.last_seen_at.map_or(0, |t| t.timestamp()),
+            idle,
+            policy_version_seen: a.policy_version_seen,
+            policy_version: group.policy_version,
+        }
+    }
 }
 
 pub(crate) async fn rename(

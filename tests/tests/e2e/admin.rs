@@ -173,6 +173,17 @@ async fn roles_are_enforced_on_every_admin_call() {
             .unwrap()
             .group_id
             .clone();
+        // Listed in one pass: each agent with its owner and its group.
+        for agent in &agents {
+            assert_eq!(agent.group_id, default_group, "{agent:?}");
+            assert_eq!(agent.group_name, "Default", "{agent:?}");
+        }
+        let member_agent = agents
+            .iter()
+            .find(|a| a.hostname == "member-laptop")
+            .unwrap();
+        assert_eq!(member_agent.owner_email, "member@rolly.com");
+        assert_eq!(member_agent.owner_user_id, member_id);
         let unknown = uuid::Uuid::now_v7().to_string();
 
         // Expected codes for owner, admin, member.
