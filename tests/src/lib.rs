@@ -222,6 +222,17 @@ impl Cluster {
         state
     }
 
+    /// Enrolls a machine named `name` and connects its agent's backup
+    /// client, for tests that speak the backup API directly.
+    pub async fn backup_client(&self, session: &Path, name: &str) -> cairn_agent::Backup {
+        let state = self.enroll(session, name).await;
+        let state = cairn_agent::AgentState::load(&state).unwrap();
+        cairn_agent::AgentClient::connect(&state)
+            .await
+            .unwrap()
+            .backup
+    }
+
     /// Waits for the mail to `to` whose subject starts with `subject` in
     /// `region`'s mail folder (no SMTP configured) and returns its code.
     pub async fn mailed_code(&self, region: Region, to: &str, subject: &str) -> String {

@@ -261,12 +261,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
     for backend in backends() {
         let cluster = Cluster::start(backend).await;
         let (session, company) = cluster.signup("Echo", "US", "e@echo.com", 2).await;
-        let state = cluster.enroll(&session, "echo-1").await;
-        let state = cairn_agent::AgentState::load(&state).unwrap();
-        let mut client = cairn_agent::AgentClient::connect(&state)
-            .await
-            .unwrap()
-            .backup;
+        let mut client = cluster.backup_client(&session, "echo-1").await;
 
         let upload = |header: PackHeader, body: Vec<u8>| {
             futures::stream::iter(vec![

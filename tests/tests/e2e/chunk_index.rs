@@ -54,12 +54,7 @@ async fn repeated_chunks_keep_their_first_location() {
     for backend in backends() {
         let cluster = Cluster::start(backend).await;
         let (session, _) = cluster.signup("Index", "US", "i@index.com", 2).await;
-        let state = cluster.enroll(&session, "index-1").await;
-        let state = cairn_agent::AgentState::load(&state).unwrap();
-        let mut client = cairn_agent::AgentClient::connect(&state)
-            .await
-            .unwrap()
-            .backup;
+        let mut client = cluster.backup_client(&session, "index-1").await;
 
         let first: &[(u8, &[u8])] = &[(1, b"first one"), (2, b"second, as first stored")];
         assert_eq!(upload(&mut client, first).await, 2, "{backend:?}");
