@@ -67,7 +67,7 @@ const QUEUED_CHUNKS: usize = 64;
 /// what it has before it would wait for anything.
 const READ_BATCH_CHUNKS: usize = 32;
 /// Stored bytes a reader gathers before handing them on.
-const READ_BATCH_BYTES: usize = 4 * 1024 * 1024;
+const READ_BATCH_BYTES: u64 = 4 * 1024 * 1024;
 /// Chunk bytes in flight between the readers and the server: read, waiting
 /// for FindMissingChunks, encoding, packed or uploading. At least a full pack,
 /// the resolver's batch and the largest chunk, or the pipeline could stall.
@@ -402,30 +402,34 @@ struct Plain {
     blob: Option<EncodedBlob>,
 }
 
-/// A reader's chunks on their way to the resolver, handed over a batch at a
-/// time.
-struct Handover<'a> {
-    to: &'a flume::Sender<Vec<Plain>>,
-    batch: Vec<Plain>,
-    bytes: usize,
+/// Items on their way to the next stage, handed over a batch at a time, so
+/// that stage is woken once per batch: when the batch reaches `max_items`
+/// items or `max_bytes` bytes, or when the owner flushes it (always before
+/// it waits for anything, so nothing held back can be what another stage
+/// waits for).
+struct Batcher<T> {
+    to: flume::Sender<Vec<T>>,
+    batch: Vec<T>,
+    bytes: u64,
+    max_items: usize,
+    max_bytes: u64,
 }
 
-impl<'a> Handover<'a> {
-    fn new(to: &'a flume::Sender<Vec<Plain>>) -> Self {
-        Handover {
+impl<T> Batcher<T> {
+    fn new(to: flume::Sender<Vec<T>>, max_items: usize, max_bytes: u64) -> Self {
+        Batcher {
             to,
-            batch: Vec::new(),
+            batch: Vec::with_capacity(max_items),
             bytes: 0,
+            max_items,
+            max_bytes,
         }
     }
 
-    fn push(&mut self, chunk: Plain) -> Result<(), Stopped> {
-        self.bytes += chunk
-            .blob
-            .as_ref()
-            .map_or(chunk.data.len(), |b| b.stored.len());
-        self.batch.push(chunk);
-        if self.batch.len() >= READ_BATCH_CHUNKS || self.bytes >= READ_BATCH_BYTES {
+    fn push(&mut self, item: T, bytes: u64) -> Result<(), Stopped> {
+        self.batch.push(item);
+        self.bytes += bytes;
+        if self.batch.len() >= self.max_items || self.bytes >= self.max_bytes {
             self.flush()?;
         }
         Ok(())
@@ -436,8 +440,13 @@ impl<'a> Handover<'a> {
             return Ok(());
         }
         self.bytes = 0;
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(READ_BATCH_CHUNKS));
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.max_items));
         self.to.send(batch).map_err(|_| Stopped)
+    }
+
+    /// Nothing is queued for the next stage: it is waiting, or about to.
+    fn receiver_idle(&self) -> bool {
+        self.to.is_empty()
     }
 }
 
@@ -543,9 +552,7 @@ impl Pipeline {
                 pipeline: self,
                 cache,
                 filter: &filter,
-                jobs: job_tx,
-                batch: Vec::new(),
-                batch_bytes: 0,
+                jobs: Batcher::new(job_tx, JOB_BATCH_FILES, JOB_BATCH_BYTES),
                 steps: step_tx,
             };
             spawn_stage(scope, "walk", move || self.stage(walker.walk(paths)))?;
@@ -600,6 +607,11 @@ impl Pipeline {
         self.budget.take(bytes).map_err(|_| Stopped)
     }
 
+    /// [`Pipeline::room`] if it is free now, without waiting.
+    fn try_room(&self, bytes: usize) -> Result<Option<Permit>, Stopped> {
+        self.budget.try_take(bytes).map_err(|_| Stopped)
+    }
+
     fn take_failure(&self) -> Option<anyhow::Error> {
         self.failure
             .lock()
@@ -617,7 +629,7 @@ impl Pipeline {
 
     fn read_files(&self, jobs: flume::Receiver<Vec<FileJob>>, plain: flume::Sender<Vec<Plain>>) {
         let mut chunker = Chunker::new();
-        let mut out = Handover::new(&plain);
+        let mut out = Batcher::new(plain, READ_BATCH_CHUNKS, READ_BATCH_BYTES);
         let mut replies = Vec::new();
         loop {
             let batch = match jobs.try_recv() {
@@ -653,7 +665,7 @@ impl Pipeline {
         &self,
         chunker: &mut Chunker,
         path: &Path,
-        out: &mut Handover<'_>,
+        out: &mut Batcher<Plain>,
     ) -> anyhow::Result<FileRead> {
         let file =
             fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -671,24 +683,27 @@ impl Pipeline {
                 self.events.bytes_done(chunk.len() as u64);
                 ids.push(id);
                 if self.first_sight(id) {
-                    let mut permit = match self.budget.try_take(chunk.len()) {
-                        Ok(Some(permit)) => permit,
+                    let mut permit = match self.try_room(chunk.len())? {
+                        Some(permit) => permit,
                         // Hand over the batch before waiting: its bytes
                         // may be the room this chunk waits for.
-                        Ok(None) => {
+                        None => {
                             out.flush()?;
                             self.room(chunk.len())?
                         }
-                        Err(_) => return Err(Stopped.into()),
                     };
                     let blob = encode_named_blob(&self.key, id, chunk)?;
                     permit.shrink_to(blob.stored.len());
-                    out.push(Plain {
-                        id,
-                        data: Vec::new(),
-                        permit,
-                        blob: Some(blob),
-                    })?;
+                    let stored = blob.stored.len() as u64;
+                    out.push(
+                        Plain {
+                            id,
+                            data: Vec::new(),
+                            permit,
+                            blob: Some(blob),
+                        },
+                        stored,
+                    )?;
                 }
                 Ok(())
             })
@@ -886,10 +901,8 @@ struct Walker<'a> {
     pipeline: &'a Pipeline,
     cache: ParentCache,
     filter: &'a PathFilter,
-    jobs: flume::Sender<Vec<FileJob>>,
-    /// Files for the readers not yet handed over.
-    batch: Vec<FileJob>,
-    batch_bytes: u64,
+    /// Files for the readers, handed over in batches.
+    jobs: Batcher<FileJob>,
     steps: flume::Sender<Step>,
 }
 
@@ -900,7 +913,7 @@ impl Walker<'_> {
         match self.steps.try_send(step) {
             Ok(()) => Ok(()),
             Err(flume::TrySendError::Full(step)) => {
-                self.hand_over()?;
+                self.jobs.flush()?;
                 self.steps.send(step).map_err(|_| Stopped.into())
             }
             Err(flume::TrySendError::Disconnected(_)) => Err(Stopped.into()),
@@ -910,24 +923,11 @@ impl Walker<'_> {
     /// Queues a file for the readers, a batch at a time, or at once if they
     /// have nothing queued.
     fn read(&mut self, job: FileJob, size: u64) -> anyhow::Result<()> {
-        self.batch.push(job);
-        self.batch_bytes += size;
-        if self.batch.len() >= JOB_BATCH_FILES
-            || self.batch_bytes >= JOB_BATCH_BYTES
-            || self.jobs.is_empty()
-        {
-            self.hand_over()?;
+        self.jobs.push(job, size)?;
+        if self.jobs.receiver_idle() {
+            self.jobs.flush()?;
         }
         Ok(())
-    }
-
-    fn hand_over(&mut self) -> anyhow::Result<()> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        self.batch_bytes = 0;
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(JOB_BATCH_FILES));
-        self.jobs.send(batch).map_err(|_| Stopped.into())
     }
 
     /// The root: one entry per backed-up path, named by its last component.
@@ -952,7 +952,7 @@ impl Walker<'_> {
                 anyhow::bail!("{} is not a file, directory or symlink", path.display());
             }
         }
-        self.hand_over()?;
+        self.jobs.flush()?;
         self.send(Step::Close(None))
     }
 
