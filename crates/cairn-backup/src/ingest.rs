@@ -17,8 +17,18 @@ use cairn_store::CellStore;
 use crate::MAX_PACK_SIZE;
 use crate::index::QUERY_BATCH;
 
-/// Reads the header and then exactly `size` bytes from the upload stream.
-pub(crate) async fn receive<S>(mut stream: S) -> Result<(pb::PackHeader, Vec<Bytes>), Error>
+/// A pack as received: its header, its bytes in the parts they arrived in,
+/// and the hash of those bytes.
+pub(crate) struct Received {
+    pub(crate) header: pb::PackHeader,
+    pub(crate) body: Vec<Bytes>,
+    pub(crate) hashed: PackId,
+}
+
+/// Reads the header and then exactly `size` bytes from the upload stream,
+/// hashing each part as it arrives (a part is at most a message, a few
+/// MiB), so the pack's check does not wait for the whole of it.
+pub(crate) async fn receive<S>(mut stream: S) -> Result<Received, Error>
 where
     S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
 {
@@ -45,6 +55,7 @@ where
     cairn_engine::validate_pack_records(header.size, &header.chunks)?;
     // The parts as they arrived, not copied into one buffer.
     let (mut body, mut len) = (Vec::new(), 0u64);
+    let mut hasher = cairn_crypto::PackHasher::default();
     while let Some(message) = stream.next().await {
         match message
             .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
@@ -55,6 +66,7 @@ where
                 if len > header.size {
                     return Err(Error::invalid("data", "more bytes than header.size"));
                 }
+                hasher.update(&data);
                 body.push(data);
             }
             Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
@@ -67,7 +79,11 @@ where
             format!("upload ended after {len} of {} bytes", header.size),
         ));
     }
-    Ok((header, body))
+    Ok(Received {
+        header,
+        body,
+        hashed: hasher.finish(),
+    })
 }
 
 /// Stores a received pack and indexes its chunks; returns how many were new.
@@ -76,16 +92,14 @@ pub(crate) async fn store_pack(
     store: &CellStore,
     scope: CompanyScope,
     agent: &agent::Model,
-    header: pb::PackHeader,
-    body: Vec<Bytes>,
+    received: Received,
 ) -> Result<u32, Error> {
+    let Received {
+        header,
+        body,
+        hashed,
+    } = received;
     let pack_id = PackId::from_slice(&header.pack_id, "header.pack_id")?;
-    let hashed = {
-        let body = body.clone();
-        tokio::task::spawn_blocking(move || cairn_crypto::pack_id_of_parts(&body))
-            .await
-            .map_err(|e| Error::internal_with("hashing a pack", e))?
-    };
     if hashed != pack_id {
         return Err(Error::invalid(
             "header.pack_id",

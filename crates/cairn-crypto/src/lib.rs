@@ -167,16 +167,23 @@ impl ChunkIdKey {
 
 /// A pack's content address: the plain BLAKE3 hash of its bytes.
 pub fn pack_id(bytes: &[u8]) -> PackId {
-    pack_id_of_parts([bytes])
+    let mut hasher = PackHasher::default();
+    hasher.update(bytes);
+    hasher.finish()
 }
 
-/// [`pack_id`] of the concatenation of `parts`.
-pub fn pack_id_of_parts<P: AsRef<[u8]>>(parts: impl IntoIterator<Item = P>) -> PackId {
-    let mut hasher = blake3::Hasher::new();
-    for part in parts {
-        hasher.update(part.as_ref());
+/// [`pack_id`] of bytes that arrive a part at a time.
+#[derive(Default)]
+pub struct PackHasher(blake3::Hasher);
+
+impl PackHasher {
+    pub fn update(&mut self, part: &[u8]) {
+        self.0.update(part);
     }
-    PackId(*hasher.finalize().as_bytes())
+
+    pub fn finish(&self) -> PackId {
+        PackId(*self.0.finalize().as_bytes())
+    }
 }
 
 /// A cell's master key: wraps the data keys of the companies homed there.
@@ -342,6 +349,10 @@ mod tests {
     #[test]
     fn pack_id_is_the_plain_hash() {
         assert_eq!(pack_id(b"pack").0, *blake3::hash(b"pack").as_bytes());
-        assert_eq!(pack_id_of_parts([&b"pa"[..], b"", b"ck"]), pack_id(b"pack"));
+        let mut parts = PackHasher::default();
+        for part in [&b"pa"[..], b"", b"ck"] {
+            parts.update(part);
+        }
+        assert_eq!(parts.finish(), pack_id(b"pack"));
     }
 }

@@ -42,6 +42,13 @@ pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migrat
 pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Concurrent requests per connection; bounds memory held by uploads.
 const CONCURRENCY_PER_CONNECTION: usize = 64;
+/// HTTP/2 flow-control windows and the largest frame the server accepts.
+/// Pack uploads are 2 MiB messages; hyper's defaults (1 MiB windows, 16 KiB
+/// frames) make the agent stop for window updates inside every message and
+/// cost a frame header and a wake-up per 16 KiB.
+const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+const MAX_FRAME: u32 = 256 * 1024;
 
 /// A started server: where it listens, and how to stop it.
 pub struct Running {
@@ -110,6 +117,9 @@ async fn base(
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         // Long uploads and restores stream for a while; an hour bounds a stuck one.
         .timeout(Duration::from_secs(3600))
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
