@@ -23,21 +23,22 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use cairn_core::ChunkId;
 use cairn_core::policy::{PathFilter, Policy};
+use cairn_core::{ChunkId, PackId};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::{
     Chunker, EncodedBlob, PACK_TARGET, Pack, PackBuilder, encode_named_blob, encode_tree, sort_tree,
 };
 use cairn_proto::backup::v1::{
-    ChunkIds, CommitSnapshotRequest, FindMissingChunksRequest, Node, NodeKind, PackHeader,
-    SnapshotHeader, SnapshotStats, Tree, UploadPackRequest, commit_snapshot_request,
+    ChunkIds, ChunkRecord, CommitSnapshotRequest, FindMissingChunksRequest, Node, NodeKind,
+    PackHeader, SnapshotHeader, SnapshotStats, Tree, UploadPackRequest, commit_snapshot_request,
     upload_pack_request,
 };
 
 use crate::budget::{Budget, Permit};
 use crate::cache::{self, NextCache, ParentCache};
 use crate::client::Backup;
+use crate::recycle::PackBuffers;
 use crate::{AgentClient, AgentState};
 
 /// Chunks asked about in one FindMissingChunks call.
@@ -214,8 +215,10 @@ async fn run(
     }
 
     let (pack_tx, pack_rx) = mpsc::channel::<(Pack, Permit)>(1);
+    let buffers = PackBuffers::default();
     let uploader = tokio::spawn(upload_packs(
         client.backup.clone(),
+        buffers.clone(),
         pack_rx,
         events.clone(),
         policy.bandwidth_kbps,
@@ -238,6 +241,7 @@ async fn run(
             ids: key.chunk_id_key(),
             key,
             seen: Mutex::new(HashSet::new()),
+            buffers,
             budget: Budget::new(PIPELINE_BYTES),
             events,
             failure: Mutex::new(None),
@@ -322,6 +326,7 @@ async fn run(
 
 async fn upload_packs(
     client: Backup,
+    buffers: PackBuffers,
     mut packs: mpsc::Receiver<(Pack, Permit)>,
     events: Arc<dyn BackupEvents>,
     bandwidth_kbps: i64,
@@ -350,7 +355,14 @@ async fn upload_packs(
         {
             count(done)?;
         }
-        uploads.spawn(upload_pack(client.clone(), pack, permit));
+        let bytes = buffers.lend(pack.bytes);
+        uploads.spawn(upload_pack(
+            client.clone(),
+            pack.id,
+            pack.chunks,
+            bytes,
+            permit,
+        ));
     }
     while let Some(done) = uploads.join_next().await {
         count(done)?;
@@ -358,23 +370,24 @@ async fn upload_packs(
     Ok((chunks, bytes))
 }
 
-/// Uploads one pack; its frames are slices of it (no copies), made one at a
-/// time as the transport asks for them. The pack's share of the budget is given back
-/// when the upload ends.
+/// Uploads one pack; its frames are slices of `bytes` (no copies), made one
+/// at a time as the transport asks for them. The pack's share of the budget
+/// is given back when the upload ends.
 async fn upload_pack(
     mut client: Backup,
-    pack: Pack,
+    id: PackId,
+    chunks: Vec<ChunkRecord>,
+    bytes: Bytes,
     _permit: Permit,
 ) -> anyhow::Result<(u32, u64)> {
-    let size = pack.bytes.len() as u64;
+    let size = bytes.len() as u64;
     let header = UploadPackRequest {
         part: Some(upload_pack_request::Part::Header(PackHeader {
-            pack_id: pack.id.0.to_vec(),
+            pack_id: id.0.to_vec(),
             size,
-            chunks: pack.chunks,
+            chunks,
         })),
     };
-    let bytes = Bytes::from(pack.bytes);
     let frames = (0..bytes.len().div_ceil(FRAME)).map(move |i| {
         let end = ((i + 1) * FRAME).min(bytes.len());
         UploadPackRequest {
@@ -494,6 +507,8 @@ struct Pipeline {
     ids: ChunkIdKey,
     /// Chunks already on their way in this run.
     seen: Mutex<HashSet<ChunkId>>,
+    /// Buffers of uploaded packs, for the next packs.
+    buffers: PackBuffers,
     /// Bounds the chunk bytes in flight.
     budget: Arc<Budget>,
     events: Arc<dyn BackupEvents>,
@@ -776,7 +791,8 @@ impl Pipeline {
         blobs: flume::Receiver<Vec<(EncodedBlob, Permit)>>,
         packs: mpsc::Sender<(Pack, Permit)>,
     ) -> anyhow::Result<()> {
-        let mut builder = PackBuilder::new(PACK_TARGET);
+        let new_builder = || PackBuilder::with_buffer(PACK_TARGET, self.buffers.take());
+        let mut builder = new_builder();
         let mut held: Option<Permit> = None;
         for (blob, permit) in blobs.iter().flatten() {
             builder.add(blob);
@@ -787,7 +803,7 @@ impl Pipeline {
             if builder.is_full()
                 && let Some(permit) = held.take()
             {
-                let full = std::mem::replace(&mut builder, PackBuilder::new(PACK_TARGET));
+                let full = std::mem::replace(&mut builder, new_builder());
                 packs
                     .blocking_send((full.finish(), permit))
                     .map_err(|_| Stopped)?;

@@ -13,6 +13,7 @@ pub mod daemon;
 mod enroll;
 pub mod policy;
 mod progress;
+mod recycle;
 mod restore;
 mod state;
 

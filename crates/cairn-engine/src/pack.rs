@@ -30,11 +30,19 @@ pub struct PackBuilder {
 impl PackBuilder {
     /// A builder that reports full at `target` bytes (see `PACK_TARGET`).
     pub fn new(target: usize) -> PackBuilder {
+        PackBuilder::with_buffer(target, Vec::new())
+    }
+
+    /// A builder that fills `buffer`, emptied first: a caller can give it
+    /// the buffer of a pack already sent instead of a new allocation.
+    pub fn with_buffer(target: usize, mut buffer: Vec<u8>) -> PackBuilder {
+        buffer.clear();
+        // Room for the target and one more blob: a pack is never copied
+        // to grow. A new buffer's pages are only touched as blobs are added.
+        buffer.reserve(target + crate::CHUNK_MAX as usize + 1024);
         PackBuilder {
             target,
-            // Room for the target and one more blob: a pack is never copied
-            // to grow. Pages are only touched as blobs are added.
-            bytes: Vec::with_capacity(target + crate::CHUNK_MAX as usize + 1024),
+            bytes: buffer,
             chunks: Vec::new(),
         }
     }
@@ -226,6 +234,31 @@ mod tests {
             .collect();
         assert!(validate_pack_records(many.len() as u64, &many).is_err());
         assert!(validate_pack_records(many.len() as u64, &many[1..]).is_ok());
+    }
+
+    #[test]
+    fn a_reused_buffer_builds_the_same_pack() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let blobs: Vec<_> = (0..5u8)
+            .map(|i| encode_blob(&key, &ids, &[i; 3000]).unwrap())
+            .collect();
+        let fill = |mut builder: PackBuilder| {
+            for blob in &blobs {
+                builder.add(EncodedBlob {
+                    id: blob.id,
+                    stored: blob.stored.clone(),
+                    raw_length: blob.raw_length,
+                });
+            }
+            builder.finish()
+        };
+        let fresh = fill(PackBuilder::new(PACK_TARGET));
+        // A used buffer, longer than the new pack and full of other bytes.
+        let reused = fill(PackBuilder::with_buffer(PACK_TARGET, vec![0xAB; 100_000]));
+        assert_eq!(reused.bytes, fresh.bytes);
+        assert_eq!(reused.id, fresh.id);
+        assert_eq!(reused.chunks, fresh.chunks);
     }
 
     #[test]
