@@ -26,8 +26,9 @@ pub(crate) struct Received {
 }
 
 /// Reads the header and then exactly `size` bytes from the upload stream,
-/// hashing each part as it arrives (a part is at most a message, a few
-/// MiB), so the pack's check does not wait for the whole of it.
+/// hashing each part as it arrives, so the pack's check does not wait for
+/// the whole of it. A part is one message: 2 MiB from Cairn's agent, at
+/// most the server's message limit (16 MiB): milliseconds of hashing.
 pub(crate) async fn receive<S>(mut stream: S) -> Result<Received, Error>
 where
     S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
