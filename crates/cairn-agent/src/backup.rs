@@ -49,8 +49,9 @@ const PENDING_BYTES: usize = 4 * 1024 * 1024;
 const COMMIT_BATCH: usize = 10_000;
 /// Bytes per upload message.
 const FRAME: usize = 2 * 1024 * 1024;
-/// Packs uploading at once (one more waits, packed, in the queue).
-const UPLOADS: usize = 1;
+/// Packs uploading at once (one more waits, packed, in the queue): one
+/// sending while the server makes the one before durable.
+const UPLOADS: usize = 2;
 /// Batches of files queued for the readers ahead of the walk.
 const QUEUED_JOBS: usize = 4;
 /// Files per batch for the readers: a reader and the walk then wake each
@@ -355,14 +356,8 @@ async fn upload_packs(
         {
             count(done)?;
         }
-        let bytes = buffers.lend(pack.bytes);
-        uploads.spawn(upload_pack(
-            client.clone(),
-            pack.id,
-            pack.chunks,
-            bytes,
-            permit,
-        ));
+        let bytes = buffers.lend(pack.bytes, Some(permit));
+        uploads.spawn(upload_pack(client.clone(), pack.id, pack.chunks, bytes));
     }
     while let Some(done) = uploads.join_next().await {
         count(done)?;
@@ -372,13 +367,14 @@ async fn upload_packs(
 
 /// Uploads one pack; its frames are slices of `bytes` (no copies), made one
 /// at a time as the transport asks for them. The pack's share of the budget
-/// is given back when the upload ends.
+/// goes back with its buffer once the last frame is sent, not when the
+/// server answers: waiting for the answer (the server makes the pack
+/// durable first) holds no memory here, so the next pack goes out meanwhile.
 async fn upload_pack(
     mut client: Backup,
     id: PackId,
     chunks: Vec<ChunkRecord>,
     bytes: Bytes,
-    _permit: Permit,
 ) -> anyhow::Result<(u32, u64)> {
     let size = bytes.len() as u64;
     let header = UploadPackRequest {

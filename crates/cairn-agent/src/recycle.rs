@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
+use crate::budget::Permit;
+
 /// Buffers kept for reuse: the packs that can be in flight at once (one
 /// filling, one queued, one uploading) and one spare.
 const KEPT: usize = 4;
@@ -25,11 +27,14 @@ impl PackBuffers {
     }
 
     /// `bytes` for the transport, which slices it into messages; the buffer
-    /// comes back here when the last slice is dropped.
-    pub(crate) fn lend(&self, bytes: Vec<u8>) -> Bytes {
+    /// comes back here when the last slice is dropped, and only then is the
+    /// pack's share of the budget (`permit`) given back: the transport has
+    /// copied every byte out by then.
+    pub(crate) fn lend(&self, bytes: Vec<u8>, permit: Option<Permit>) -> Bytes {
         Bytes::from_owner(Lent {
             bytes,
             home: self.clone(),
+            _permit: permit,
         })
     }
 
@@ -44,6 +49,8 @@ impl PackBuffers {
 struct Lent {
     bytes: Vec<u8>,
     home: PackBuffers,
+    /// Given back after the buffer (fields drop after `drop` runs).
+    _permit: Option<Permit>,
 }
 
 impl AsRef<[u8]> for Lent {
@@ -63,12 +70,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_budget_share_comes_back_with_the_buffer() {
+        let budget = crate::budget::Budget::new(100);
+        let buffers = PackBuffers::default();
+        let permit = budget.take(60).unwrap();
+        let lent = buffers.lend(vec![0; 60], Some(permit));
+        let frame = lent.slice(..30);
+        drop(lent);
+        assert!(budget.try_take(60).unwrap().is_none(), "given back early");
+        drop(frame);
+        assert!(budget.try_take(60).unwrap().is_some());
+    }
+
+    #[test]
     fn a_buffer_comes_back_when_its_last_slice_is_dropped() {
         let buffers = PackBuffers::default();
         let mut buffer = Vec::with_capacity(4096);
         buffer.extend_from_slice(b"pack bytes");
         let at = buffer.as_ptr();
-        let lent = buffers.lend(buffer);
+        let lent = buffers.lend(buffer, None);
         let slice = lent.slice(5..);
         drop(lent);
         assert_eq!(buffers.take().capacity(), 0, "given back too early");
@@ -81,7 +101,9 @@ mod tests {
     #[test]
     fn at_most_a_few_buffers_are_kept() {
         let buffers = PackBuffers::default();
-        let lent: Vec<_> = (0..KEPT + 3).map(|_| buffers.lend(vec![1; 8])).collect();
+        let lent: Vec<_> = (0..KEPT + 3)
+            .map(|_| buffers.lend(vec![1; 8], None))
+            .collect();
         drop(lent);
         let kept = std::iter::from_fn(|| Some(buffers.take()))
             .take_while(|b| !b.is_empty())

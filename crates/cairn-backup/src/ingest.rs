@@ -1,7 +1,6 @@
 //! Pack upload: receive, check, store create-only, then index in one
 //! transaction. A pack whose index commit never happened is garbage, not damage.
 
-use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use std::collections::HashSet;
 
@@ -17,19 +16,21 @@ use cairn_store::CellStore;
 use crate::MAX_PACK_SIZE;
 use crate::index::QUERY_BATCH;
 
-/// A pack as received: its header, its bytes in the parts they arrived in,
-/// and the hash of those bytes.
-pub(crate) struct Received {
-    pub(crate) header: pb::PackHeader,
-    pub(crate) body: Vec<Bytes>,
-    pub(crate) hashed: PackId,
-}
-
-/// Reads the header and then exactly `size` bytes from the upload stream,
-/// hashing each part as it arrives, so the pack's check does not wait for
-/// the whole of it. A part is one message: 2 MiB from Cairn's agent, at
-/// most the server's message limit (16 MiB): milliseconds of hashing.
-pub(crate) async fn receive<S>(mut stream: S) -> Result<Received, Error>
+/// Receives one pack upload and stores it: the header is checked (and the
+/// quota, before anything is written), then each part is hashed and handed
+/// to the bucket as it arrives, so neither the check nor the write waits for
+/// the whole pack, and the pack is never held whole in memory here. A part
+/// is one message: 2 MiB from Cairn's agent, at most the server's message
+/// limit (16 MiB): milliseconds of hashing. Only a pack whose bytes match
+/// its id is stored under it; then its chunks are indexed.
+/// Returns how many chunks were new.
+pub(crate) async fn receive_and_store<S>(
+    db: &DatabaseConnection,
+    store: &CellStore,
+    scope: CompanyScope,
+    agent: &agent::Model,
+    mut stream: S,
+) -> Result<u32, Error>
 where
     S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
 {
@@ -52,10 +53,23 @@ where
             format!("must be between 1 and {MAX_PACK_SIZE} bytes"),
         ));
     }
-    PackId::from_slice(&header.pack_id, "header.pack_id")?;
+    let pack_id = PackId::from_slice(&header.pack_id, "header.pack_id")?;
     cairn_engine::validate_pack_records(header.size, &header.chunks)?;
-    // The parts as they arrived, not copied into one buffer.
-    let (mut body, mut len) = (Vec::new(), 0u64);
+    let company = scope.company();
+    let size = header.size as i64;
+    let known_pack = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
+        .one(db)
+        .await
+        .map_err(db_err("finding a pack"))?
+        .is_some();
+    // Refuse before writing anything; checked again under lock below.
+    if !known_pack {
+        cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
+    }
+
+    // Dropped on any error below, the writer leaves nothing in the bucket.
+    let mut writer = store.begin_pack(company, &pack_id)?;
+    let mut len = 0u64;
     let mut hasher = cairn_crypto::PackHasher::default();
     while let Some(message) = stream.next().await {
         match message
@@ -68,7 +82,7 @@ where
                     return Err(Error::invalid("data", "more bytes than header.size"));
                 }
                 hasher.update(&data);
-                body.push(data);
+                writer.write(data).await?;
             }
             Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
             None => return Err(Error::invalid("part", "empty message")),
@@ -80,47 +94,13 @@ where
             format!("upload ended after {len} of {} bytes", header.size),
         ));
     }
-    Ok(Received {
-        header,
-        body,
-        hashed: hasher.finish(),
-    })
-}
-
-/// Stores a received pack and indexes its chunks; returns how many were new.
-pub(crate) async fn store_pack(
-    db: &DatabaseConnection,
-    store: &CellStore,
-    scope: CompanyScope,
-    agent: &agent::Model,
-    received: Received,
-) -> Result<u32, Error> {
-    let Received {
-        header,
-        body,
-        hashed,
-    } = received;
-    let pack_id = PackId::from_slice(&header.pack_id, "header.pack_id")?;
-    if hashed != pack_id {
+    if hasher.finish() != pack_id {
         return Err(Error::invalid(
             "header.pack_id",
             "does not match the uploaded bytes",
         ));
     }
-    let company = scope.company();
-    let size = header.size as i64;
-    let known_pack = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
-        .one(db)
-        .await
-        .map_err(db_err("finding a pack"))?
-        .is_some();
-    // Refuse before writing anything; checked again under lock below.
-    if !known_pack {
-        cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
-    }
-    store
-        .put_pack(company, &pack_id, body.into_iter().collect())
-        .await?;
+    writer.finish().await?;
     let key = CellStore::pack_key(company, &pack_id);
     let stored = store.size_of(&key).await?;
     if stored != header.size {

@@ -103,9 +103,9 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<Streaming<pb::UploadPackRequest>>,
     ) -> Result<Response<pb::UploadPackResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
-        let received = ingest::receive(request.into_inner()).await?;
         let chunks_added =
-            ingest::store_pack(&self.db, &self.store, scope, &agent, received).await?;
+            ingest::receive_and_store(&self.db, &self.store, scope, &agent, request.into_inner())
+                .await?;
         if let Err(err) = cairn_orgs::quota::alert_if_near(&self.db, scope, &agent).await {
             tracing::warn!(error = %err, "could not check the quota alert");
         }

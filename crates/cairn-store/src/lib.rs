@@ -18,6 +18,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 
 use cairn_core::{CompanyId, Error, PackId};
 
+mod local;
+
 /// What a create-only pack write found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -29,10 +31,120 @@ pub enum PutOutcome {
 #[derive(Clone, Debug)]
 pub struct CellStore {
     inner: Arc<dyn ObjectStore>,
+    /// A local-disk bucket: packs are written by [`local`], not through
+    /// `inner`, so they bypass the page cache and are durable when stored.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 fn store_err(what: &str, err: object_store::Error) -> Error {
     Error::internal_with(what, err)
+}
+
+/// A pack already stored under `key`: a retry if it has the size expected.
+fn same_size(key: &Path, found: u64, size: u64) -> Result<PutOutcome, Error> {
+    if found == size {
+        Ok(PutOutcome::AlreadyPresent)
+    } else {
+        Err(Error::internal(format!(
+            "pack {key} exists with size {found} instead of {size}"
+        )))
+    }
+}
+
+/// A pack being stored as its parts arrive (see [`CellStore::begin_pack`]).
+pub struct PackWriter {
+    store: CellStore,
+    company: CompanyId,
+    pack: PackId,
+    len: u64,
+    to: Sink,
+}
+
+enum Sink {
+    Local {
+        dest: std::path::PathBuf,
+        staging: Option<local::Staging>,
+        /// The part being written: the next waits for it, so parts land in
+        /// order while the caller receives the next one.
+        writing: Option<tokio::task::JoinHandle<std::io::Result<local::Staging>>>,
+    },
+    Gather(Vec<Bytes>),
+}
+
+fn write_err(err: impl std::fmt::Display) -> Error {
+    Error::internal_with("writing a pack", err)
+}
+
+/// The staging file once its last part is written, created on first use.
+async fn ready(
+    dest: &std::path::Path,
+    staging: Option<local::Staging>,
+    writing: Option<tokio::task::JoinHandle<std::io::Result<local::Staging>>>,
+) -> Result<local::Staging, Error> {
+    let pending = match (writing, staging) {
+        (Some(pending), _) => pending,
+        (None, Some(file)) => return Ok(file),
+        (None, None) => {
+            let dest = dest.to_owned();
+            tokio::task::spawn_blocking(move || local::Staging::create(dest))
+        }
+    };
+    pending.await.map_err(write_err)?.map_err(write_err)
+}
+
+impl PackWriter {
+    pub async fn write(&mut self, part: Bytes) -> Result<(), Error> {
+        self.len += part.len() as u64;
+        match &mut self.to {
+            Sink::Gather(parts) => parts.push(part),
+            Sink::Local {
+                dest,
+                staging,
+                writing,
+            } => {
+                let mut file = ready(dest, staging.take(), writing.take()).await?;
+                *writing = Some(tokio::task::spawn_blocking(move || {
+                    file.write(&part).map(|()| file)
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores what was written under the pack's key, create-only.
+    pub async fn finish(self) -> Result<PutOutcome, Error> {
+        let PackWriter {
+            store,
+            company,
+            pack,
+            len,
+            to,
+        } = self;
+        match to {
+            Sink::Gather(parts) => {
+                store
+                    .put_pack(company, &pack, parts.into_iter().collect())
+                    .await
+            }
+            Sink::Local {
+                dest,
+                staging,
+                writing,
+            } => {
+                let file = ready(&dest, staging, writing).await?;
+                let written = tokio::task::spawn_blocking(move || file.commit())
+                    .await
+                    .map_err(write_err)?
+                    .map_err(write_err)?;
+                match written {
+                    local::Written::Created => Ok(PutOutcome::Created),
+                    local::Written::Exists(found) => {
+                        same_size(&CellStore::pack_key(company, &pack), found, len)
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl CellStore {
@@ -51,17 +163,21 @@ impl CellStore {
         }
         std::fs::create_dir_all(path)
             .map_err(|e| Error::invalid("bucket", format!("cannot create {path}: {e}")))?;
-        let fs = LocalFileSystem::new_with_prefix(path)
-            .map_err(|e| Error::invalid("bucket", format!("cannot open {path}: {e}")))?
-            .with_automatic_cleanup(true);
+        let fs = Arc::new(
+            LocalFileSystem::new_with_prefix(path)
+                .map_err(|e| Error::invalid("bucket", format!("cannot open {path}: {e}")))?
+                .with_automatic_cleanup(true),
+        );
         Ok(CellStore {
-            inner: Arc::new(fs),
+            inner: fs.clone(),
+            local: Some(fs),
         })
     }
 
     pub fn memory() -> CellStore {
         CellStore {
             inner: Arc::new(InMemory::new()),
+            local: None,
         }
     }
 
@@ -84,6 +200,21 @@ impl CellStore {
     ) -> Result<PutOutcome, Error> {
         let key = Self::pack_key(company, pack);
         let size = bytes.content_length() as u64;
+        if let Some(fs) = &self.local {
+            let path = fs
+                .path_to_filesystem(&key)
+                .map_err(|e| store_err("placing a pack", e))?;
+            let written = tokio::task::spawn_blocking(move || {
+                local::write_create_only(&path, bytes.as_ref())
+            })
+            .await
+            .map_err(|e| Error::internal_with("writing a pack", e))?
+            .map_err(|e| Error::internal_with("writing a pack", e))?;
+            return match written {
+                local::Written::Created => Ok(PutOutcome::Created),
+                local::Written::Exists(found) => same_size(&key, found, size),
+            };
+        }
         let options = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -96,17 +227,36 @@ impl CellStore {
                     .head(&key)
                     .await
                     .map_err(|e| store_err("checking an existing pack", e))?;
-                if meta.size == size {
-                    Ok(PutOutcome::AlreadyPresent)
-                } else {
-                    Err(Error::internal(format!(
-                        "pack {key} exists with size {} instead of {size}",
-                        meta.size
-                    )))
-                }
+                same_size(&key, meta.size, size)
             }
             Err(e) => Err(store_err("writing a pack", e)),
         }
+    }
+
+    /// Starts writing a pack whose bytes arrive in parts. On a local disk
+    /// each part goes to a staging file as it comes, so storing the pack
+    /// does not wait for the whole of it; other backends gather the parts
+    /// and write them in one create-only put at [`PackWriter::finish`].
+    /// A writer dropped before it finishes leaves nothing behind.
+    pub fn begin_pack(&self, company: CompanyId, pack: &PackId) -> Result<PackWriter, Error> {
+        let key = Self::pack_key(company, pack);
+        let to = match &self.local {
+            Some(fs) => Sink::Local {
+                dest: fs
+                    .path_to_filesystem(&key)
+                    .map_err(|e| store_err("placing a pack", e))?,
+                staging: None,
+                writing: None,
+            },
+            None => Sink::Gather(Vec::new()),
+        };
+        Ok(PackWriter {
+            store: self.clone(),
+            company,
+            pack: *pack,
+            len: 0,
+            to,
+        })
     }
 
     /// The stored size of an object, to check a write before committing it.
@@ -209,6 +359,29 @@ mod tests {
         assert_eq!(store.delete_company(company).await.unwrap(), 1);
         assert!(store.list_company(company).await.unwrap().is_empty());
         assert_eq!(store.list_company(other).await.unwrap().len(), 1);
+
+        // Written in parts: nothing is visible before the finish, a writer
+        // dropped unfinished leaves nothing, and a second finish of the same
+        // pack is a retry.
+        let streamed = PackId([4; 32]);
+        let parts = [&b"first "[..], b"", b"second ", &[9u8; 9000]];
+        let mut writer = store.begin_pack(company, &streamed).unwrap();
+        for part in parts {
+            writer.write(Bytes::copy_from_slice(part)).await.unwrap();
+        }
+        assert!(store.list_company(company).await.unwrap().is_empty());
+        assert_eq!(writer.finish().await.unwrap(), PutOutcome::Created);
+        let key = CellStore::pack_key(company, &streamed);
+        let whole = store.read_ranges(&key, &[0..4, 4..9013]).await.unwrap();
+        assert_eq!([&whole[0][..], &whole[1][..]].concat(), parts.concat());
+        let mut again = store.begin_pack(company, &streamed).unwrap();
+        again.write(Bytes::from(parts.concat())).await.unwrap();
+        assert_eq!(again.finish().await.unwrap(), PutOutcome::AlreadyPresent);
+        let mut abandoned = store.begin_pack(company, &PackId([5; 32])).unwrap();
+        abandoned.write(Bytes::from_static(b"half")).await.unwrap();
+        drop(abandoned);
+        let listed = store.list_company(company).await.unwrap();
+        assert_eq!(listed, vec![(key.to_string(), 9013)]);
     }
 
     #[tokio::test]

@@ -1,0 +1,271 @@
+//! Pack writes to a local-disk bucket.
+//!
+//! A pack is written once and read rarely (on restore), so it goes to disk
+//! with direct I/O where the filesystem allows it: the bytes do not pass
+//! through the page cache, which neither fills with backup data nor costs
+//! the copy into freshly allocated cache pages. The pack is made durable
+//! (`fdatasync`, then the directory) before it is visible, and visible only
+//! under its final name: it is written to a staging file beside it
+//! (`<name>#<digits>`, which listings skip) and hard-linked into place, so
+//! a second write of the same pack finds the first and never replaces it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+/// Direct I/O needs buffers, offsets and lengths aligned to the device's
+/// logical block size; 4 KiB covers every common device.
+const ALIGN: usize = 4096;
+/// Bytes gathered into the aligned buffer per write.
+const WRITE_SIZE: usize = 1024 * 1024;
+
+/// Numbers staging files, with the process id in the high half.
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// What a create-only write found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    Created,
+    /// A file was already there, of this size.
+    Exists(u64),
+}
+
+/// Writes `parts` as the file `dest`, create-only and durable.
+pub(crate) fn write_create_only(dest: &Path, parts: &[Bytes]) -> io::Result<Written> {
+    let mut staging = Staging::create(dest.to_owned())?;
+    for part in parts {
+        staging.write(part)?;
+    }
+    staging.commit()
+}
+
+/// A pack being written to its staging file, a part at a time. Dropped
+/// before [`Staging::commit`], it removes the staging file.
+pub(crate) struct Staging {
+    file: File,
+    /// `None` once committed.
+    path: Option<PathBuf>,
+    dest: PathBuf,
+    direct: bool,
+    /// Bytes not yet written, in the aligned window of `raw` (direct I/O).
+    raw: Vec<u8>,
+    start: usize,
+    filled: usize,
+    len: u64,
+}
+
+impl Staging {
+    /// A new staging file beside `dest` (its directories are created).
+    pub(crate) fn create(dest: PathBuf) -> io::Result<Staging> {
+        let dir = dest.parent().ok_or_else(|| {
+            io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory")
+        })?;
+        std::fs::create_dir_all(dir)?;
+        let (file, path, direct) = create_staging(&dest)?;
+        let raw = if direct {
+            vec![0u8; WRITE_SIZE + ALIGN]
+        } else {
+            Vec::new()
+        };
+        let start = raw.as_ptr().align_offset(ALIGN);
+        Ok(Staging {
+            file,
+            path: Some(path),
+            dest,
+            direct,
+            raw,
+            start,
+            filled: 0,
+            len: 0,
+        })
+    }
+
+    pub(crate) fn write(&mut self, mut part: &[u8]) -> io::Result<()> {
+        self.len += part.len() as u64;
+        if !self.direct {
+            return self.file.write_all(part);
+        }
+        let buf = &mut self.raw[self.start..self.start + WRITE_SIZE];
+        while !part.is_empty() {
+            let n = part.len().min(WRITE_SIZE - self.filled);
+            buf[self.filled..self.filled + n].copy_from_slice(&part[..n]);
+            (self.filled, part) = (self.filled + n, &part[n..]);
+            if self.filled == WRITE_SIZE {
+                self.file.write_all(buf)?;
+                self.filled = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the bytes durable and links them in under the final name,
+    /// unless something is there already.
+    pub(crate) fn commit(mut self) -> io::Result<Written> {
+        if self.filled > 0 {
+            // The tail is written as whole blocks, then cut to the length.
+            let padded = self.filled.next_multiple_of(ALIGN);
+            let buf = &mut self.raw[self.start..self.start + padded];
+            buf[self.filled..].fill(0);
+            self.file.write_all(buf)?;
+            self.file.set_len(self.len)?;
+        }
+        self.file.sync_data()?;
+        let path = self.path.take().expect("a staging file is committed once");
+        let linked = match std::fs::hard_link(&path, &self.dest) {
+            Ok(()) => self
+                .dest
+                .parent()
+                .map_or(Ok(()), sync_dir)
+                .map(|()| Written::Created),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                std::fs::metadata(&self.dest).map(|meta| Written::Exists(meta.len()))
+            }
+            Err(e) => Err(e),
+        };
+        // The staging name goes either way; the pack, if linked, stays.
+        let _ = std::fs::remove_file(&path);
+        linked
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A new staging file beside `dest`, opened for direct I/O if the
+/// filesystem supports it (tmpfs, for one, does not).
+fn create_staging(dest: &Path) -> io::Result<(File, PathBuf, bool)> {
+    let name = dest
+        .file_name()
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a file name"))?;
+    loop {
+        let suffix = u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut staged = name.to_owned();
+        staged.push(format!("#{suffix}"));
+        let staging = dest.with_file_name(staged);
+        let open = |flags| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(flags)
+                .open(&staging)
+        };
+        let opened = match open(libc::O_DIRECT) {
+            Ok(file) => Ok((file, true)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => open(0).map(|f| (f, false)),
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok((file, direct)) => return Ok((file, staging, direct)),
+            // Left over from a process that stopped mid-write: try another name.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts_of(sizes: &[usize]) -> (Vec<Bytes>, Vec<u8>) {
+        let mut all = Vec::new();
+        let parts = sizes
+            .iter()
+            .map(|&n| {
+                let part: Vec<u8> = (0..n).map(|i| (all.len() + i) as u8 ^ 0x5a).collect();
+                all.extend_from_slice(&part);
+                Bytes::from(part)
+            })
+            .collect();
+        (parts, all)
+    }
+
+    #[test]
+    fn unaligned_parts_are_written_whole_and_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        // Parts that straddle the aligned buffer, a tail that is not a
+        // whole block, and an empty part.
+        for sizes in [
+            &[1][..],
+            &[ALIGN],
+            &[WRITE_SIZE - 1, 3, 0, ALIGN + 7],
+            &[2 * WRITE_SIZE + 5, 100],
+        ] {
+            let (parts, all) = parts_of(sizes);
+            let dest = dir.path().join(format!("packs/ab/{}", all.len()));
+            assert_eq!(write_create_only(&dest, &parts).unwrap(), Written::Created);
+            assert_eq!(std::fs::read(&dest).unwrap(), all, "sizes {sizes:?}");
+        }
+        // Nothing staged is left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("packs/ab"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.contains('#'))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_write_dropped_before_its_commit_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("packs/cd/pack");
+        let mut staging = Staging::create(dest.clone()).unwrap();
+        staging.write(&[7; 3 * ALIGN + 1]).unwrap();
+        drop(staging);
+        assert!(!dest.exists());
+        assert_eq!(
+            std::fs::read_dir(dest.parent().unwrap()).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_second_write_finds_the_first_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("pack");
+        let (first, all) = parts_of(&[5000]);
+        assert_eq!(write_create_only(&dest, &first).unwrap(), Written::Created);
+        let (second, _) = parts_of(&[10]);
+        assert_eq!(
+            write_create_only(&dest, &second).unwrap(),
+            Written::Exists(5000)
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), all);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_staging_name_left_by_a_stopped_write_is_stepped_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("pack");
+        // Occupy the staging names this process picks next (other tests
+        // running at the same time take a few of them, never a thousand).
+        let pid = u64::from(std::process::id()) << 32;
+        let next = NEXT.load(Ordering::Relaxed);
+        let occupied: Vec<PathBuf> = (next..next + 1000)
+            .map(|n| dir.path().join(format!("pack#{}", pid | n)))
+            .collect();
+        for path in &occupied {
+            std::fs::write(path, b"junk").unwrap();
+        }
+        let (parts, all) = parts_of(&[300]);
+        assert_eq!(write_create_only(&dest, &parts).unwrap(), Written::Created);
+        assert_eq!(std::fs::read(&dest).unwrap(), all);
+        for path in &occupied {
+            assert_eq!(std::fs::read(path).unwrap(), b"junk");
+        }
+    }
+}
