@@ -67,38 +67,22 @@ where
         cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
     }
 
-    // Dropped on any error below, the writer leaves nothing in the bucket.
     let mut writer = store.begin_pack(company, &pack_id)?;
-    let mut len = 0u64;
-    let mut hasher = cairn_crypto::PackHasher::default();
-    while let Some(message) = stream.next().await {
-        match message
-            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
-            .part
-        {
-            Some(Part::Data(data)) => {
-                len += data.len() as u64;
-                if len > header.size {
-                    return Err(Error::invalid("data", "more bytes than header.size"));
-                }
-                hasher.update(&data);
-                writer.write(data).await?;
-            }
-            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
-            None => return Err(Error::invalid("part", "empty message")),
+    let received = receive_parts(&mut stream, header.size, &mut writer).await;
+    let checked = received.and_then(|hashed| {
+        if hashed == pack_id {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "header.pack_id",
+                "does not match the uploaded bytes",
+            ))
         }
-    }
-    if len != header.size {
-        return Err(Error::invalid(
-            "data",
-            format!("upload ended after {len} of {} bytes", header.size),
-        ));
-    }
-    if hasher.finish() != pack_id {
-        return Err(Error::invalid(
-            "header.pack_id",
-            "does not match the uploaded bytes",
-        ));
+    });
+    if let Err(err) = checked {
+        // Nothing of a refused pack stays in the bucket.
+        writer.abort().await;
+        return Err(err);
     }
     writer.finish().await?;
     let key = CellStore::pack_key(company, &pack_id);
@@ -169,4 +153,42 @@ where
     txn.commit().await.map_err(db_err("committing a pack"))?;
     tracing::debug!(company = %company, pack = %pack_id, added, "pack committed");
     Ok(added)
+}
+
+/// Reads exactly `size` bytes of pack data from the upload stream, hashing
+/// each part and handing it to `writer` as it arrives; returns the hash.
+async fn receive_parts<S>(
+    stream: &mut S,
+    size: u64,
+    writer: &mut cairn_store::PackWriter,
+) -> Result<PackId, Error>
+where
+    S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
+{
+    let mut len = 0u64;
+    let mut hasher = cairn_crypto::PackHasher::default();
+    while let Some(message) = stream.next().await {
+        match message
+            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
+            .part
+        {
+            Some(Part::Data(data)) => {
+                len += data.len() as u64;
+                if len > size {
+                    return Err(Error::invalid("data", "more bytes than header.size"));
+                }
+                hasher.update(&data);
+                writer.write(data).await?;
+            }
+            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
+            None => return Err(Error::invalid("part", "empty message")),
+        }
+    }
+    if len != size {
+        return Err(Error::invalid(
+            "data",
+            format!("upload ended after {len} of {size} bytes"),
+        ));
+    }
+    Ok(hasher.finish())
 }

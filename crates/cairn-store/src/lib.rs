@@ -111,6 +111,20 @@ impl PackWriter {
         Ok(())
     }
 
+    /// Gives up the pack: whatever was staged is removed before this returns
+    /// (dropping the writer removes it too, but a part still being written
+    /// is removed only once that write ends).
+    pub async fn abort(self) {
+        if let Sink::Local {
+            writing: Some(pending),
+            ..
+        } = self.to
+        {
+            // The staging file goes with the write's result, whatever it is.
+            let _ = pending.await;
+        }
+    }
+
     /// Stores what was written under the pack's key, create-only.
     pub async fn finish(self) -> Result<PutOutcome, Error> {
         let PackWriter {

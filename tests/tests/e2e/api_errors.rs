@@ -333,6 +333,19 @@ async fn malformed_packs_and_snapshots_are_refused() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        // Refused packs leave nothing in the bucket, stored or staged.
+        let (mut files, mut dirs) = (Vec::new(), vec![cluster.bucket_dir(Region::Us)]);
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.is_empty(), "{files:?}");
 
         let status = client
             .find_missing_chunks(FindMissingChunksRequest {
