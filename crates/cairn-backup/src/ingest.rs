@@ -5,11 +5,11 @@ use futures::{Stream, StreamExt};
 use std::collections::HashSet;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 
 use cairn_core::{ChunkId, Error, PackId};
 use cairn_entity::regional::{agent, chunk, pack};
-use cairn_entity::{CompanyScope, db_err};
+use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_proto::backup::v1::{self as pb, upload_pack_request::Part};
 use cairn_store::CellStore;
 
@@ -99,7 +99,9 @@ where
         .iter()
         .map(|c| ChunkId::from_slice(&c.id, "header.chunks.id"))
         .collect::<Result<_, _>>()?;
-    let txn = db.begin().await.map_err(db_err("starting a pack commit"))?;
+    let txn = begin_write(db)
+        .await
+        .map_err(db_err("starting a pack commit"))?;
     let already_packed = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
         .one(&txn)
         .await

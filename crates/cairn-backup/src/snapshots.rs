@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use futures::{Stream, StreamExt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use cairn_core::validate::text;
 use cairn_core::{AgentId, ChunkId, EntityKind, Error, SnapshotId};
 use cairn_entity::regional::{agent, snapshot, snapshot_refs};
-use cairn_entity::{CompanyScope, db_err};
+use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
 use crate::index::{QUERY_BATCH, parse_ids, present};
@@ -132,8 +132,7 @@ pub(crate) async fn commit(
     let header = commit.header;
     let stats = header.stats.unwrap_or_default();
     let id = SnapshotId::new();
-    let txn = db
-        .begin()
+    let txn = begin_write(db)
         .await
         .map_err(db_err("starting a snapshot commit"))?;
     let row = snapshot::ActiveModel {
@@ -300,8 +299,7 @@ pub(crate) async fn delete(
     id: SnapshotId,
 ) -> Result<(), Error> {
     get(db, scope, visible, id).await?;
-    let txn = db
-        .begin()
+    let txn = begin_write(db)
         .await
         .map_err(db_err("starting a snapshot delete"))?;
     let done = snapshot::Entity::delete_many()

@@ -32,6 +32,21 @@ impl CompanyScope {
     }
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock
+/// at once (`BEGIN IMMEDIATE`): a deferred transaction that has read and
+/// then writes fails at once with "database is locked" if another write
+/// committed in between, while one that asks for the lock first waits its
+/// turn (the busy timeout). PostgreSQL gets a plain transaction.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(
+    db: &C,
+) -> Result<C::Transaction, sea_orm::DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Maps a database error to an internal error that says what was being done.
 pub fn db_err(what: &'static str) -> impl Fn(sea_orm::DbErr) -> cairn_core::Error {
     move |err| cairn_core::Error::internal_with(what, err)

@@ -9,12 +9,12 @@ use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait, UpdateMany,
+    UpdateMany,
 };
 
 use cairn_core::{EntityKind, Error};
 use cairn_entity::regional::{agent, company, group, pack};
-use cairn_entity::{CompanyScope, db_err};
+use cairn_entity::{CompanyScope, begin_write, db_err};
 
 use crate::groups::{member_of, resolve};
 
@@ -200,7 +200,9 @@ async fn alert_once<E: EntityTrait>(
     if stored * 100 < quota * ALERT_PERCENT {
         return Ok(());
     }
-    let txn = db.begin().await.map_err(db_err("starting a quota alert"))?;
+    let txn = begin_write(db)
+        .await
+        .map_err(db_err("starting a quota alert"))?;
     let claimed = claim
         .exec(&txn)
         .await

@@ -101,3 +101,25 @@ async fn repeated_chunks_keep_their_first_location() {
         cluster.stop().await;
     }
 }
+
+/// Uploads that arrive at once all land: each pack's index commit waits for
+/// the one before it instead of failing with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_all_land() {
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        let (session, _) = cluster.signup("Many", "US", "m@many.com", 2).await;
+        let client = cluster.backup_client(&session, "many-1").await;
+        let uploads = (0..16u8).map(|n| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let data = vec![n; 64 * 1024];
+                upload(&mut client, &[(n, &data[..]), (n + 100, b"small")]).await
+            })
+        });
+        for added in futures::future::join_all(uploads).await {
+            assert_eq!(added.unwrap(), 2, "{backend:?}");
+        }
+        cluster.stop().await;
+    }
+}
