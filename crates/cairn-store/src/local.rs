@@ -61,17 +61,23 @@ pub(crate) struct Staging {
 impl Staging {
     /// A new staging file beside `dest` (its directories are created).
     pub(crate) fn create(dest: PathBuf) -> io::Result<Staging> {
+        Self::open(dest, true)
+    }
+
+    /// `create`, with direct I/O only if `try_direct` (and possible).
+    fn open(dest: PathBuf, try_direct: bool) -> io::Result<Staging> {
         let dir = dest.parent().ok_or_else(|| {
             io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory")
         })?;
         std::fs::create_dir_all(dir)?;
-        let (file, path, direct) = create_staging(&dest)?;
-        let raw = if direct {
-            vec![0u8; WRITE_SIZE + ALIGN]
-        } else {
-            Vec::new()
-        };
+        // The aligned window is found before the file is opened: without
+        // one (`align_offset` may give up), the file is written plainly.
+        let mut raw = vec![0u8; WRITE_SIZE + ALIGN];
         let start = raw.as_ptr().align_offset(ALIGN);
+        let (file, path, direct) = create_staging(&dest, try_direct && start < ALIGN)?;
+        if !direct {
+            raw = Vec::new();
+        }
         Ok(Staging {
             file,
             path: Some(path),
@@ -141,8 +147,9 @@ impl Drop for Staging {
 }
 
 /// A new staging file beside `dest`, opened for direct I/O if the
-/// filesystem supports it (tmpfs, for one, does not).
-fn create_staging(dest: &Path) -> io::Result<(File, PathBuf, bool)> {
+/// filesystem supports it (not all do: older tmpfs, some network and FUSE
+/// filesystems).
+fn create_staging(dest: &Path, try_direct: bool) -> io::Result<(File, PathBuf, bool)> {
     let name = dest
         .file_name()
         .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a file name"))?;
@@ -158,8 +165,8 @@ fn create_staging(dest: &Path) -> io::Result<(File, PathBuf, bool)> {
                 .custom_flags(flags)
                 .open(&staging)
         };
-        let opened = match open(libc::O_DIRECT) {
-            Ok(file) => Ok((file, true)),
+        let opened = match open(if try_direct { libc::O_DIRECT } else { 0 }) {
+            Ok(file) => Ok((file, try_direct)),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => open(0).map(|f| (f, false)),
             Err(e) => Err(e),
         };
@@ -216,6 +223,21 @@ mod tests {
             .filter(|name| name.contains('#'))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn plain_writes_where_direct_io_is_not_to_be_had() {
+        // The path taken on filesystems that refuse O_DIRECT.
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("pack");
+        let mut staging = Staging::open(dest.clone(), false).unwrap();
+        assert!(!staging.direct);
+        let (parts, all) = parts_of(&[ALIGN + 3, 10]);
+        for part in &parts {
+            staging.write(part).unwrap();
+        }
+        assert_eq!(staging.commit().unwrap(), Written::Created);
+        assert_eq!(std::fs::read(&dest).unwrap(), all);
     }
 
     #[test]
