@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use cairn_auth::{Claims, Role};
@@ -76,8 +76,7 @@ pub(crate) async fn delete_user(
     me: &user::Model,
     region: Region,
 ) -> Result<(), Error> {
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a user deletion"))?;
     refresh_token::Entity::delete_many()
@@ -120,8 +119,7 @@ async fn delete_company(
     let id = scope.uuid();
     // 1. Crypto-shredding: without its wrapped data key nothing stored can be
     //    decrypted again. Agents and sessions stop in the same transaction.
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a company deletion"))?;
     company::Entity::update_many()
@@ -161,8 +159,7 @@ async fn delete_company(
         .into_iter()
         .map(|u| u.email)
         .collect();
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a company purge"))?;
     macro_rules! purge {

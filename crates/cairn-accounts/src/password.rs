@@ -4,7 +4,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, Set,
 };
 
 use cairn_auth::{Claims, hash_password, verify_password};
@@ -79,8 +79,7 @@ pub(crate) async fn confirm_email(
     token: &str,
     ip: &str,
 ) -> Result<(), Error> {
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a confirmation"))?;
     let found = use_token(&txn, region, token, Purpose::Confirm).await?;
@@ -125,8 +124,7 @@ pub(crate) async fn reset(
     new_password: &str,
     ip: &str,
 ) -> Result<(), Error> {
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a password reset"))?;
     let found = use_token(&txn, region, token, Purpose::Reset).await?;
@@ -147,8 +145,7 @@ pub(crate) async fn change(
     let found = caller(db, claims).await?;
     check_password(&found, current, "current_password").await?;
     let hash = strong_hash("new_password", new_password, &found).await?;
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a password change"))?;
     set_password(&txn, found, hash, "password.change", ip).await?;
@@ -164,8 +161,7 @@ pub(crate) async fn set_marketing(
     ip: &str,
 ) -> Result<(), Error> {
     let found = caller(db, claims).await?;
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a preference change"))?;
     record_own(&txn, &found, ip, "preferences.update", "marketing_opt_out").await?;

@@ -1,8 +1,6 @@
 //! Viewing and correcting one's own information, effective at once.
 
-use sea_orm::{
-    ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
 
 use cairn_auth::Claims;
 use cairn_core::Error;
@@ -87,7 +85,7 @@ pub(crate) async fn update(
         return to_proto(db, me).await;
     }
     let committed = async {
-        let txn = db.begin().await.map_err(db_err("starting a profile update"))?;
+        let txn = cairn_entity::begin_write(db).await.map_err(db_err("starting a profile update"))?;
         let updated = active.update(&txn).await.map_err(db_err("updating a profile"))?;
         for field in &changed {
             record(&txn, scope, &actor, "profile.update", field).await?;

@@ -7,7 +7,7 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use cairn_core::Error;
@@ -99,7 +99,9 @@ pub(crate) async fn rotate(
             "refresh token has expired; log in again".into(),
         ));
     }
-    let txn = db.begin().await.map_err(db_err("starting a refresh"))?;
+    let txn = cairn_entity::begin_write(db)
+        .await
+        .map_err(db_err("starting a refresh"))?;
     let spent = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::Id.eq(found.id))

@@ -1,6 +1,6 @@
 //! Sign-up: a company, its data key and its owner, in the company's home cell.
 
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 
 use cairn_auth::{Role, hash_password};
 use cairn_core::validate::SignUp;
@@ -46,7 +46,9 @@ pub(crate) async fn sign_up(
         .await?;
     let now = chrono::Utc::now();
     let committed = async {
-        let txn = db.begin().await.map_err(db_err("starting sign-up"))?;
+        let txn = cairn_entity::begin_write(db)
+            .await
+            .map_err(db_err("starting sign-up"))?;
         company::ActiveModel {
             id: Set(company_id.0),
             name: Set(form.company_name),

@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
@@ -202,9 +202,7 @@ impl pb::users_service_server::UsersService for UsersService {
         rand::rng().fill_bytes(&mut secret);
         let code = format!("{}-{}", self.auth.region(), hex::encode(secret));
         let now = Utc::now();
-        let txn = self
-            .db
-            .begin()
+        let txn = cairn_entity::begin_write(&self.db)
             .await
             .map_err(db_err("starting an invitation"))?;
         let row = invitation::ActiveModel {
@@ -296,9 +294,7 @@ impl pb::users_service_server::UsersService for UsersService {
         let role = assignable("role", &req.role)?;
         let found = cairn_orgs::access::find_user(&self.db, scope, id).await?;
         may_manage(&caller, parse_role("role", &found.role)?)?;
-        let txn = self
-            .db
-            .begin()
+        let txn = cairn_entity::begin_write(&self.db)
             .await
             .map_err(db_err("starting a role change"))?;
         let mut active = found.into_active_model();
@@ -406,9 +402,7 @@ impl pb::users_service_server::UsersService for UsersService {
             .await?;
         let now = Utc::now();
         let committed = async {
-            let txn = self
-                .db
-                .begin()
+            let txn = cairn_entity::begin_write(&self.db)
                 .await
                 .map_err(db_err("starting an acceptance"))?;
             // Conditional: a code accepted twice at once creates one account.

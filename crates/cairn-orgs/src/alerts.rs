@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use cairn_core::{CompanyId, Error};
 use cairn_entity::regional::{agent, company, user};
@@ -70,7 +68,9 @@ pub async fn idle_agents(
         .into_iter()
         .filter(|a| is_idle(a, company.idle_alert_days, now))
     {
-        let txn = db.begin().await.map_err(db_err("starting an idle alert"))?;
+        let txn = cairn_entity::begin_write(db)
+            .await
+            .map_err(db_err("starting an idle alert"))?;
         // Conditional: two sweeps racing send one mail.
         let claimed = agent::Entity::update_many()
             .col_expr(agent::Column::IdleAlertAt, Expr::value(now))

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use cairn_core::validate::{count, industry, optional_text, phone, postal_code, text};
@@ -56,8 +56,7 @@ pub(crate) async fn update(
         .map(|v| count("idle_alert_days", i64::from(v), 1, 365).map(|v| v as i32))
         .transpose()?;
 
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a company update"))?;
     let found = locked(&txn, scope).await?;
@@ -131,7 +130,9 @@ pub(crate) async fn set_seats(
     seats: i64,
 ) -> Result<(), Error> {
     let seats = count("seats", seats, 1, 100_000)?;
-    let txn = db.begin().await.map_err(db_err("starting a seat change"))?;
+    let txn = cairn_entity::begin_write(db)
+        .await
+        .map_err(db_err("starting a seat change"))?;
     let found = locked(&txn, scope).await?;
     let used = seats_used(&txn, scope).await?;
     if seats < used {
@@ -166,8 +167,7 @@ pub(crate) async fn set_quota(
             ));
         }
     };
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a quota change"))?;
     let found = locked(&txn, scope).await?;
@@ -199,7 +199,9 @@ pub(crate) async fn set_personal_key(
 ) -> Result<(), Error> {
     cairn_crypto::PersonalKey::from_bytes(sealed)
         .map_err(|e| Error::invalid("personal_key", e.to_string()))?;
-    let txn = db.begin().await.map_err(db_err("starting a key change"))?;
+    let txn = cairn_entity::begin_write(db)
+        .await
+        .map_err(db_err("starting a key change"))?;
     let found = locked(&txn, scope).await?;
     let enrolled = agent::Entity::find()
         .filter(agent::Column::CompanyId.eq(scope.uuid()))

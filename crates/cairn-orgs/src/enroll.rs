@@ -5,7 +5,6 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
@@ -130,7 +129,9 @@ pub(crate) async fn enroll(
     secret: &str,
     hostname: String,
 ) -> Result<Enrolled, Error> {
-    let txn = db.begin().await.map_err(db_err("starting enrollment"))?;
+    let txn = cairn_entity::begin_write(db)
+        .await
+        .map_err(db_err("starting enrollment"))?;
     let key = enrollment_key::Entity::find()
         .filter(enrollment_key::Column::SecretHash.eq(secret_hash(secret)))
         .one(&txn)

@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use cairn_core::policy::{Policy, Schedule};
@@ -249,7 +249,9 @@ pub async fn create(
         Some(p) => Policy::from_proto("policy", p)?,
         None => policy_of(&default)?,
     };
-    let txn = db.begin().await.map_err(db_err("starting a group"))?;
+    let txn = cairn_entity::begin_write(db)
+        .await
+        .map_err(db_err("starting a group"))?;
     name_is_free(&txn, scope, &name, None).await?;
     let mut active = new_group(scope, name, false, &policy);
     active.quota_bytes = Set(quota_bytes);
@@ -279,8 +281,7 @@ pub async fn update(
         .quota_bytes
         .map(|q| quota("quota_bytes", q))
         .transpose()?;
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a group update"))?;
     let found = find(&txn, scope, id).await?;
@@ -326,8 +327,7 @@ pub async fn delete(
     actor: &Actor<'_>,
     id: GroupId,
 ) -> Result<(), Error> {
-    let txn = db
-        .begin()
+    let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a group delete"))?;
     let found = find(&txn, scope, id).await?;
