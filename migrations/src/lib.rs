@@ -13,6 +13,7 @@ mod m20261123_000006_employee_counts;
 mod m20261123_000007_administration;
 mod m20261123_000008_personal_key;
 mod m20261123_000009_snapshot_refs;
+mod m20261124_000010_snapshot_ref_pages;
 
 pub struct RegionalMigrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000007_administration::Migration),
             Box::new(m20261123_000008_personal_key::Migration),
             Box::new(m20261123_000009_snapshot_refs::Migration),
+            Box::new(m20261124_000010_snapshot_ref_pages::Migration),
         ]
     }
 }
@@ -90,3 +92,13 @@ pub async fn open_directory(url: &str) -> Result<DatabaseConnection, DbErr> {
 }
 
 pub mod testing;
+
+/// How many regional migrations come before `name` (for tests that stop
+/// the schema just before one).
+#[cfg(test)]
+fn position_of(name: &str) -> u32 {
+    RegionalMigrator::migrations()
+        .iter()
+        .position(|m| m.name() == name)
+        .expect("a known migration") as u32
+}

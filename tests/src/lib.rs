@@ -17,7 +17,7 @@ use cairn_core::Region;
 use cairn_core::config::ServerConfig;
 use cairn_entity::regional::{
     agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
-    outbox, pack, refresh_token, snapshot, snapshot_refs, usage_day, user,
+    outbox, pack, refresh_token, snapshot, snapshot_ref_page, usage_day, user,
 };
 use cairn_migration::testing::TestDatabase;
 use cairn_server::Running;
@@ -333,7 +333,7 @@ impl Cluster {
             pack,
             chunk,
             snapshot,
-            snapshot_refs,
+            snapshot_ref_page,
             refresh_token,
             email_token,
             outbox,

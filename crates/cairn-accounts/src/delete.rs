@@ -15,7 +15,7 @@ use cairn_auth::{Claims, Role};
 use cairn_core::{Error, Region};
 use cairn_entity::regional::{
     agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
-    outbox, pack, refresh_token, snapshot, snapshot_refs, tombstone, usage_day, user,
+    outbox, pack, refresh_token, snapshot, snapshot_ref_page, tombstone, usage_day, user,
 };
 use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
@@ -172,7 +172,7 @@ async fn delete_company(
         )+};
     }
     purge!(
-        snapshot_refs,
+        snapshot_ref_page,
         snapshot,
         chunk,
         pack,

@@ -11,6 +11,7 @@ mod service;
 mod snapshots;
 
 pub use service::BackupService;
+pub use snapshots::sweep_unfinished as sweep_unfinished_commits;
 
 /// At most this many chunk ids per request or message.
 pub const MAX_IDS_PER_MESSAGE: usize = 10_000;

@@ -117,13 +117,22 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<Streaming<pb::CommitSnapshotRequest>>,
     ) -> Result<Response<pb::CommitSnapshotResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
-        let commit = snapshots::receive(request.into_inner()).await?;
+        let mut stream = request.into_inner();
+        let header = snapshots::receive_header(&mut stream).await?;
         let group = cairn_orgs::groups::resolve(&self.db, scope, agent.group_id).await?;
         let retention = Retention {
             keep_last: usize::try_from(group.keep_last).unwrap_or(1).max(1),
             keep_within_days: i64::from(group.keep_within_days),
         };
-        let row = snapshots::commit(&self.db, scope, AgentId(agent.id), retention, commit).await?;
+        let row = snapshots::commit(
+            &self.db,
+            scope,
+            AgentId(agent.id),
+            retention,
+            header,
+            stream,
+        )
+        .await?;
         Ok(Response::new(pb::CommitSnapshotResponse {
             snapshot: Some(snapshots::to_proto(row)),
         }))

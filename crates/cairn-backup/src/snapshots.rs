@@ -1,7 +1,5 @@
 //! Snapshots: commit (last, after every chunk is stored), list, get, delete.
 
-use std::collections::HashSet;
-
 use futures::{Stream, StreamExt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -10,20 +8,24 @@ use sea_orm::{
 
 use cairn_core::validate::text;
 use cairn_core::{AgentId, ChunkId, EntityKind, Error, SnapshotId};
-use cairn_entity::regional::{agent, snapshot, snapshot_refs};
+use cairn_entity::regional::{agent, snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
 use crate::index::{QUERY_BATCH, parse_ids, present};
 
-pub(crate) struct Commit {
-    pub(crate) header: pb::SnapshotHeader,
-    pub(crate) tree: ChunkId,
-    pub(crate) chunks: Vec<ChunkId>,
-}
+/// Chunk ids per page of a snapshot's references (128 KiB).
+const PAGE_IDS: usize = 4096;
 
-/// Reads a commit: the header, then batches of referenced chunk ids.
-pub(crate) async fn receive<S>(mut stream: S) -> Result<Commit, Error>
+/// Pages of a commit that never finished (the server stopped midway) are
+/// swept once they are this old; younger ones may belong to a commit still
+/// under way on another server of the cell.
+const UNFINISHED_PAGES_HOURS: i64 = 24;
+
+/// Reads and checks a commit's header, the stream's first message.
+pub(crate) async fn receive_header<S>(
+    stream: &mut S,
+) -> Result<(pb::SnapshotHeader, ChunkId), Error>
 where
     S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
 {
@@ -53,23 +55,7 @@ where
             ));
         }
     }
-    let mut unique = HashSet::new();
-    unique.insert(tree);
-    while let Some(message) = stream.next().await {
-        match message
-            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
-            .part
-        {
-            Some(Part::ChunkIds(batch)) => unique.extend(parse_ids("chunk_ids.ids", &batch.ids)?),
-            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
-            None => return Err(Error::invalid("part", "empty message")),
-        }
-    }
-    Ok(Commit {
-        header,
-        tree,
-        chunks: unique.into_iter().collect(),
-    })
+    Ok((header, tree))
 }
 
 /// Which agents' snapshots a caller may see.
@@ -95,43 +81,253 @@ pub(crate) struct Retention {
     pub(crate) keep_within_days: i64,
 }
 
-pub(crate) async fn commit(
+/// Commits a snapshot whose header is read: its referenced chunk ids come
+/// in ascending order, are checked and written a page at a time as they
+/// arrive (so memory does not grow with the snapshot), and the snapshot's
+/// row is written last, in one transaction with the retention it triggers.
+/// A commit that fails leaves no pages behind.
+pub(crate) async fn commit<S>(
     db: &DatabaseConnection,
     scope: CompanyScope,
     agent: AgentId,
     retention: Retention,
-    commit: Commit,
-) -> Result<snapshot::Model, Error> {
-    // Chunks the agent's previous snapshot referenced are stored (nothing
-    // removes chunks a snapshot references); only the others are looked up.
-    let parent = previous_refs(db, scope, agent).await?;
-    let new: Vec<ChunkId> = commit
-        .chunks
-        .iter()
-        .filter(|id| !parent.contains(&id.0))
-        .copied()
-        .collect();
-    let held = present(db, scope, &new).await?;
-    if held.len() != new.len() {
-        let missing = new.iter().find(|id| !held.contains(id)).copied();
-        return Err(Error::invalid(
-            "chunk_ids",
-            format!(
-                "{} referenced chunks are not stored for this company (first: {})",
-                new.len() - held.len(),
-                missing.map(|m| m.to_hex()).unwrap_or_default()
-            ),
-        ));
-    }
-    let mut sorted = commit.chunks;
-    sorted.sort_unstable();
-    let mut refs = Vec::with_capacity(sorted.len() * 32);
-    for id in &sorted {
-        refs.extend_from_slice(&id.0);
-    }
-    let header = commit.header;
-    let stats = header.stats.unwrap_or_default();
+    (header, tree): (pb::SnapshotHeader, ChunkId),
+    stream: S,
+) -> Result<snapshot::Model, Error>
+where
+    S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
+{
     let id = SnapshotId::new();
+    let outcome = async {
+        write_refs(db, scope, agent, id, tree, stream).await?;
+        record(db, scope, agent, retention, id, header, tree).await
+    }
+    .await;
+    if outcome.is_err()
+        && let Err(err) = snapshot_ref_page::Entity::delete_many()
+            .filter(snapshot_ref_page::Column::CompanyId.eq(scope.uuid()))
+            .filter(snapshot_ref_page::Column::SnapshotId.eq(id.0))
+            .exec(db)
+            .await
+    {
+        // Swept later (see `sweep_unfinished`).
+        tracing::warn!(snapshot = %id, error = %err, "could not remove a failed commit's pages");
+    }
+    outcome
+}
+
+/// Reads the referenced ids, with the root tree among them, into pages.
+async fn write_refs<S>(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: AgentId,
+    snapshot: SnapshotId,
+    tree: ChunkId,
+    mut stream: S,
+) -> Result<(), Error>
+where
+    S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
+{
+    let mut pages = RefPages {
+        db,
+        scope,
+        snapshot,
+        parent: ParentRefs::newest(db, scope, agent).await?,
+        page: Vec::with_capacity(PAGE_IDS * 32),
+        number: 0,
+        fresh: Vec::new(),
+        last: None,
+        created_at: chrono::Utc::now(),
+    };
+    // The tree goes in its place among the ids, unless the agent sent it.
+    let mut tree = Some(tree);
+    while let Some(message) = stream.next().await {
+        match message
+            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
+            .part
+        {
+            Some(Part::ChunkIds(batch)) => {
+                for id in parse_ids("chunk_ids.ids", &batch.ids)? {
+                    if let Some(t) = tree.filter(|t| *t <= id) {
+                        if t < id {
+                            pages.push(t).await?;
+                        }
+                        tree = None;
+                    }
+                    pages.push(id).await?;
+                }
+            }
+            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
+            None => return Err(Error::invalid("part", "empty message")),
+        }
+    }
+    if let Some(t) = tree {
+        pages.push(t).await?;
+    }
+    pages.flush().await
+}
+
+/// Writes a snapshot's pages of referenced ids as they fill, each checked
+/// first: every id must be stored for the company.
+struct RefPages<'a> {
+    db: &'a DatabaseConnection,
+    scope: CompanyScope,
+    snapshot: SnapshotId,
+    parent: ParentRefs<'a>,
+    page: Vec<u8>,
+    number: i32,
+    /// Ids of this page that the parent snapshot does not reference.
+    fresh: Vec<ChunkId>,
+    last: Option<ChunkId>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RefPages<'_> {
+    async fn push(&mut self, id: ChunkId) -> Result<(), Error> {
+        if let Some(last) = self.last.filter(|last| *last >= id) {
+            return Err(Error::invalid(
+                "chunk_ids",
+                format!(
+                    "must be in ascending order without repeats: {} came after {}",
+                    id.to_hex(),
+                    last.to_hex()
+                ),
+            ));
+        }
+        self.last = Some(id);
+        // Chunks the agent's previous snapshot references are stored
+        // (nothing removes chunks a snapshot references): only the others
+        // are looked up.
+        if !self.parent.contains(&id).await? {
+            self.fresh.push(id);
+        }
+        self.page.extend_from_slice(&id.0);
+        if self.page.len() >= PAGE_IDS * 32 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        if self.page.is_empty() {
+            return Ok(());
+        }
+        let held = present(self.db, self.scope, &self.fresh).await?;
+        if held.len() != self.fresh.len() {
+            let lacking: Vec<&ChunkId> =
+                self.fresh.iter().filter(|id| !held.contains(id)).collect();
+            return Err(Error::invalid(
+                "chunk_ids",
+                format!(
+                    "referenced chunks are not stored for this company: {} of {} checked, the first {}",
+                    lacking.len(),
+                    self.fresh.len(),
+                    lacking[0].to_hex()
+                ),
+            ));
+        }
+        self.fresh.clear();
+        let ids = std::mem::replace(&mut self.page, Vec::with_capacity(PAGE_IDS * 32));
+        snapshot_ref_page::Entity::insert(snapshot_ref_page::ActiveModel {
+            snapshot_id: Set(self.snapshot.0),
+            page: Set(self.number),
+            company_id: Set(self.scope.uuid()),
+            chunk_ids: Set(ids),
+            created_at: Set(self.created_at),
+        })
+        .exec_without_returning(self.db)
+        .await
+        .map_err(db_err("recording snapshot chunks"))?;
+        self.number += 1;
+        Ok(())
+    }
+}
+
+/// The chunk ids the agent's newest snapshot references, read a page at a
+/// time while the new snapshot's ids, also ascending, are matched against
+/// them.
+struct ParentRefs<'a> {
+    db: &'a DatabaseConnection,
+    scope: CompanyScope,
+    snapshot: Option<uuid::Uuid>,
+    page: Vec<u8>,
+    pos: usize,
+    next: i32,
+}
+
+impl<'a> ParentRefs<'a> {
+    async fn newest(
+        db: &'a DatabaseConnection,
+        scope: CompanyScope,
+        agent: AgentId,
+    ) -> Result<ParentRefs<'a>, Error> {
+        let snapshot: Option<uuid::Uuid> = snapshot::Entity::find()
+            .select_only()
+            .column(snapshot::Column::Id)
+            .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
+            .filter(snapshot::Column::AgentId.eq(agent.0))
+            .order_by_desc(snapshot::Column::CreatedAt)
+            .order_by_desc(snapshot::Column::Id)
+            .into_tuple()
+            .one(db)
+            .await
+            .map_err(db_err("finding an agent's newest snapshot"))?;
+        Ok(ParentRefs {
+            db,
+            scope,
+            snapshot,
+            page: Vec::new(),
+            pos: 0,
+            next: 0,
+        })
+    }
+
+    /// Whether the parent references `id`; each call must name a larger id
+    /// than the one before.
+    async fn contains(&mut self, id: &ChunkId) -> Result<bool, Error> {
+        loop {
+            while let Some(current) = self.page.get(self.pos..self.pos + 32) {
+                match current.cmp(&id.0[..]) {
+                    std::cmp::Ordering::Less => self.pos += 32,
+                    std::cmp::Ordering::Equal => return Ok(true),
+                    std::cmp::Ordering::Greater => return Ok(false),
+                }
+            }
+            let Some(snapshot) = self.snapshot else {
+                return Ok(false);
+            };
+            let page = snapshot_ref_page::Entity::find_by_id((snapshot, self.next))
+                .filter(snapshot_ref_page::Column::CompanyId.eq(self.scope.uuid()))
+                .one(self.db)
+                .await
+                .map_err(db_err("reading a snapshot's chunks"))?;
+            match page {
+                Some(page) => {
+                    self.page = page.chunk_ids;
+                    self.pos = 0;
+                    self.next += 1;
+                }
+                None => {
+                    self.snapshot = None;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
+/// Writes the snapshot's row, once all its pages are, and forgets what the
+/// retention policy no longer keeps.
+async fn record(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: AgentId,
+    retention: Retention,
+    id: SnapshotId,
+    header: pb::SnapshotHeader,
+    tree: ChunkId,
+) -> Result<snapshot::Model, Error> {
+    let stats = header.stats.unwrap_or_default();
     let txn = begin_write(db)
         .await
         .map_err(db_err("starting a snapshot commit"))?;
@@ -144,7 +340,7 @@ pub(crate) async fn commit(
             .map_err(|e| Error::internal_with("encoding paths", e))?),
         started_at: Set(header.started_at),
         finished_at: Set(header.finished_at),
-        tree_id: Set(commit.tree.0.to_vec()),
+        tree_id: Set(tree.0.to_vec()),
         files: Set(stats.files as i64),
         dirs: Set(stats.dirs as i64),
         bytes: Set(stats.bytes as i64),
@@ -153,14 +349,6 @@ pub(crate) async fn commit(
     .insert(&txn)
     .await
     .map_err(db_err("recording a snapshot"))?;
-    snapshot_refs::ActiveModel {
-        snapshot_id: Set(id.0),
-        company_id: Set(scope.uuid()),
-        chunk_ids: Set(refs),
-    }
-    .insert(&txn)
-    .await
-    .map_err(db_err("recording snapshot chunks"))?;
     cairn_orgs::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
     let forgotten = apply_retention(&txn, scope, agent, retention).await?;
     txn.commit()
@@ -170,39 +358,24 @@ pub(crate) async fn commit(
     Ok(row)
 }
 
-/// The chunk ids the agent's newest snapshot references.
-async fn previous_refs(
-    db: &DatabaseConnection,
-    scope: CompanyScope,
-    agent: AgentId,
-) -> Result<HashSet<[u8; 32]>, Error> {
-    let newest: Option<uuid::Uuid> = snapshot::Entity::find()
-        .select_only()
-        .column(snapshot::Column::Id)
-        .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
-        .filter(snapshot::Column::AgentId.eq(agent.0))
-        .order_by_desc(snapshot::Column::CreatedAt)
-        .order_by_desc(snapshot::Column::Id)
-        .into_tuple()
-        .one(db)
+/// Removes the pages of commits that never finished: those without their
+/// snapshot's row, older than a day. Run when a cell starts.
+pub async fn sweep_unfinished(db: &DatabaseConnection) -> Result<u64, Error> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::hours(UNFINISHED_PAGES_HOURS);
+    let done = snapshot_ref_page::Entity::delete_many()
+        .filter(snapshot_ref_page::Column::CreatedAt.lt(cutoff))
+        .filter(
+            snapshot_ref_page::Column::SnapshotId.not_in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(snapshot::Column::Id)
+                    .from(snapshot::Entity)
+                    .to_owned(),
+            ),
+        )
+        .exec(db)
         .await
-        .map_err(db_err("finding an agent's newest snapshot"))?;
-    let Some(newest) = newest else {
-        return Ok(HashSet::new());
-    };
-    let refs = snapshot_refs::Entity::find_by_id(newest)
-        .filter(snapshot_refs::Column::CompanyId.eq(scope.uuid()))
-        .one(db)
-        .await
-        .map_err(db_err("reading a snapshot's chunks"))?;
-    Ok(refs
-        .map(|r| {
-            r.chunk_ids
-                .chunks_exact(32)
-                .filter_map(|id| <[u8; 32]>::try_from(id).ok())
-                .collect()
-        })
-        .unwrap_or_default())
+        .map_err(db_err("sweeping unfinished snapshot commits"))?;
+    Ok(done.rows_affected)
 }
 
 /// Forgets the agent's snapshots the policy no longer keeps: all but the
@@ -229,9 +402,9 @@ async fn apply_retention<C: ConnectionTrait>(
         .map(|r| r.id)
         .collect();
     for batch in expired.chunks(QUERY_BATCH) {
-        snapshot_refs::Entity::delete_many()
-            .filter(snapshot_refs::Column::CompanyId.eq(scope.uuid()))
-            .filter(snapshot_refs::Column::SnapshotId.is_in(batch.iter().copied()))
+        snapshot_ref_page::Entity::delete_many()
+            .filter(snapshot_ref_page::Column::CompanyId.eq(scope.uuid()))
+            .filter(snapshot_ref_page::Column::SnapshotId.is_in(batch.iter().copied()))
             .exec(db)
             .await
             .map_err(db_err("forgetting snapshot chunks"))?;
@@ -311,9 +484,9 @@ pub(crate) async fn delete(
     if done.rows_affected == 0 {
         return Err(Error::not_found(EntityKind::Snapshot, id));
     }
-    snapshot_refs::Entity::delete_many()
-        .filter(snapshot_refs::Column::CompanyId.eq(scope.uuid()))
-        .filter(snapshot_refs::Column::SnapshotId.eq(id.0))
+    snapshot_ref_page::Entity::delete_many()
+        .filter(snapshot_ref_page::Column::CompanyId.eq(scope.uuid()))
+        .filter(snapshot_ref_page::Column::SnapshotId.eq(id.0))
         .exec(&txn)
         .await
         .map_err(db_err("deleting snapshot chunks"))?;
@@ -336,5 +509,212 @@ pub(crate) fn to_proto(row: snapshot::Model) -> pb::Snapshot {
             dirs: row.dirs as u64,
             bytes: row.bytes as u64,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::CompanyId;
+    use cairn_entity::regional::chunk;
+    use sea_orm::PaginatorTrait;
+
+    use super::*;
+
+    /// Sortable ids: `n` big-endian first.
+    fn id(n: u32) -> ChunkId {
+        let mut bytes = [7u8; 32];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        ChunkId(bytes)
+    }
+
+    async fn store_chunks(db: &DatabaseConnection, scope: CompanyScope, ids: &[ChunkId]) {
+        for batch in ids.chunks(500) {
+            chunk::Entity::insert_many(batch.iter().map(|id| chunk::ActiveModel {
+                company_id: Set(scope.uuid()),
+                id: Set(id.0.to_vec()),
+                pack_id: Set(vec![1; 32]),
+                offset: Set(0),
+                length: Set(1),
+                raw_length: Set(1),
+            }))
+            .exec(db)
+            .await
+            .unwrap();
+        }
+    }
+
+    type Requests =
+        futures::stream::Iter<std::vec::IntoIter<Result<pb::CommitSnapshotRequest, tonic::Status>>>;
+
+    /// A commit's header and its ids, a thousand per message.
+    fn requests(tree: ChunkId, ids: &[ChunkId]) -> ((pb::SnapshotHeader, ChunkId), Requests) {
+        let header = pb::SnapshotHeader {
+            tree_id: tree.0.to_vec(),
+            hostname: "ledger-1".into(),
+            paths: vec!["/data".into()],
+            ..pb::SnapshotHeader::default()
+        };
+        let messages: Vec<_> = ids
+            .chunks(1000)
+            .map(|batch| {
+                Ok(pb::CommitSnapshotRequest {
+                    part: Some(Part::ChunkIds(pb::ChunkIds {
+                        ids: batch.iter().map(|id| id.0.to_vec()).collect(),
+                    })),
+                })
+            })
+            .collect();
+        ((header, tree), futures::stream::iter(messages))
+    }
+
+    async fn pages_of(db: &DatabaseConnection, snapshot: uuid::Uuid) -> Vec<u8> {
+        snapshot_ref_page::Entity::find()
+            .filter(snapshot_ref_page::Column::SnapshotId.eq(snapshot))
+            .order_by_asc(snapshot_ref_page::Column::Page)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|p| p.chunk_ids)
+            .collect()
+    }
+
+    async fn company_pages(db: &DatabaseConnection, scope: CompanyScope) -> u64 {
+        snapshot_ref_page::Entity::find()
+            .filter(snapshot_ref_page::Column::CompanyId.eq(scope.uuid()))
+            .count(db)
+            .await
+            .unwrap()
+    }
+
+    const KEEP: Retention = Retention {
+        keep_last: 100,
+        keep_within_days: 30,
+    };
+
+    #[tokio::test]
+    async fn references_are_checked_and_written_a_page_at_a_time() {
+        for test_db in cairn_migration::testing::test_databases().await.unwrap() {
+            let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
+            let scope = CompanyScope::new(CompanyId::new());
+            let agent = AgentId(uuid::Uuid::now_v7());
+            // Two and a half pages of chunks, the tree in their midst.
+            let ids: Vec<ChunkId> = (0..(PAGE_IDS * 5 / 2) as u32).map(|n| id(n * 2)).collect();
+            let tree = id(2001);
+            store_chunks(&db, scope, &ids).await;
+            store_chunks(&db, scope, &[tree]).await;
+
+            let (header, stream) = requests(tree, &ids);
+            let first = commit(&db, scope, agent, KEEP, header, stream)
+                .await
+                .unwrap();
+            let mut expected: Vec<ChunkId> = ids.clone();
+            expected.push(tree);
+            expected.sort();
+            assert_eq!(
+                pages_of(&db, first.id).await,
+                expected.iter().flat_map(|id| id.0).collect::<Vec<u8>>(),
+                "{}",
+                test_db.backend
+            );
+            assert_eq!(company_pages(&db, scope).await, 3, "{}", test_db.backend);
+
+            // The next snapshot: the parent's ids pass without a lookup, new
+            // ones are looked up, and one the company lacks fails the
+            // commit without leaving pages behind.
+            let added: Vec<ChunkId> = (0..10).map(|n| id(n * 2 + 1)).collect();
+            store_chunks(&db, scope, &added).await;
+            let mut next: Vec<ChunkId> = ids.iter().chain(&added).copied().collect();
+            next.sort();
+            let (header, stream) = requests(tree, &next);
+            let second = commit(&db, scope, agent, KEEP, header, stream)
+                .await
+                .unwrap();
+            assert_eq!(
+                pages_of(&db, second.id).await.len(),
+                (next.len() + 1) * 32,
+                "{}",
+                test_db.backend
+            );
+            let mut lacking = next.clone();
+            lacking.push(id(u32::MAX));
+            let (header, stream) = requests(tree, &lacking);
+            let err = commit(&db, scope, agent, KEEP, header, stream)
+                .await
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("not stored for this company"),
+                "{err}"
+            );
+            assert!(err.to_string().contains(&id(u32::MAX).to_hex()), "{err}");
+
+            // Out of order, or repeated: refused, nothing left behind.
+            let mut unsorted = ids.clone();
+            unsorted.swap(10, PAGE_IDS + 10);
+            let (header, stream) = requests(tree, &unsorted);
+            let err = commit(&db, scope, agent, KEEP, header, stream)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("ascending order"), "{err}");
+            let repeated = [ids[0], ids[0]];
+            let (header, stream) = requests(tree, &repeated);
+            let err = commit(&db, scope, agent, KEEP, header, stream)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("ascending order"), "{err}");
+            assert_eq!(company_pages(&db, scope).await, 6, "{}", test_db.backend);
+
+            // Deleting a snapshot removes its pages.
+            delete(&db, scope, &Visible::All, SnapshotId(first.id))
+                .await
+                .unwrap();
+            assert!(pages_of(&db, first.id).await.is_empty());
+            assert_eq!(company_pages(&db, scope).await, 3, "{}", test_db.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn only_old_pages_of_unfinished_commits_are_swept() {
+        for test_db in cairn_migration::testing::test_databases().await.unwrap() {
+            let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
+            let scope = CompanyScope::new(CompanyId::new());
+            let agent = AgentId(uuid::Uuid::now_v7());
+            let tree = id(1);
+            store_chunks(&db, scope, &[tree]).await;
+            let (header, stream) = requests(tree, &[]);
+            let committed = commit(&db, scope, agent, KEEP, header, stream)
+                .await
+                .unwrap();
+            let old = chrono::Utc::now() - chrono::Duration::days(3);
+            let (abandoned, under_way) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            for (snapshot, created_at) in [(abandoned, old), (under_way, chrono::Utc::now())] {
+                snapshot_ref_page::Entity::insert(snapshot_ref_page::ActiveModel {
+                    snapshot_id: Set(snapshot),
+                    page: Set(0),
+                    company_id: Set(scope.uuid()),
+                    chunk_ids: Set(tree.0.to_vec()),
+                    created_at: Set(created_at),
+                })
+                .exec_without_returning(&db)
+                .await
+                .unwrap();
+            }
+            // The committed snapshot's page is old too, but has its row.
+            snapshot_ref_page::Entity::update_many()
+                .col_expr(
+                    snapshot_ref_page::Column::CreatedAt,
+                    sea_orm::sea_query::Expr::value(old),
+                )
+                .filter(snapshot_ref_page::Column::SnapshotId.eq(committed.id))
+                .exec(&db)
+                .await
+                .unwrap();
+
+            let swept = sweep_unfinished(&db).await.unwrap();
+            assert_eq!(swept, 1, "{}", test_db.backend);
+            assert!(pages_of(&db, abandoned).await.is_empty());
+            assert!(!pages_of(&db, under_way).await.is_empty());
+            assert_eq!(pages_of(&db, committed.id).await, tree.0.to_vec());
+        }
     }
 }

@@ -225,6 +225,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let db = cairn_migration::open_regional(&config.cell_database_url(region, cell))
             .await
             .with_context(|| format!("opening the {region} database"))?;
+        match cairn_backup::sweep_unfinished_commits(&db).await {
+            Ok(0) => {}
+            Ok(pages) => {
+                tracing::info!(%region, pages, "removed pages of unfinished snapshot commits")
+            }
+            Err(err) => {
+                tracing::warn!(%region, error = %err, "could not sweep unfinished snapshot commits")
+            }
+        }
         let store = CellStore::open(&config.cell_bucket(region, cell))?;
         let master = Arc::new(MasterKey::from_bytes(&load_or_create_hex(
             &config.cell_master_key_file(region, cell),

@@ -15,7 +15,7 @@ pub mod outbox;
 pub mod pack;
 pub mod refresh_token;
 pub mod snapshot;
-pub mod snapshot_refs;
+pub mod snapshot_ref_page;
 pub mod tombstone;
 pub mod usage_day;
 pub mod user;
