@@ -40,6 +40,10 @@ pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migrat
 /// Largest gRPC message: a pack data frame is at most 2 MiB and a restore
 /// batch a few MiB, but a single stored chunk can reach ~8 MiB.
 pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// Staging files of pack uploads are swept at start once this old: a
+/// server stopped mid-upload left them.
+const STAGING_SWEEP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Concurrent requests per connection; bounds memory held by uploads.
 const CONCURRENCY_PER_CONNECTION: usize = 64;
 /// HTTP/2 flow-control windows and the largest frame the server accepts.
@@ -235,6 +239,17 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             }
         }
         let store = CellStore::open(&config.cell_bucket(region, cell))?;
+        // In the background: a large bucket takes a while to walk.
+        let sweeping = store.clone();
+        tokio::spawn(async move {
+            match sweeping.sweep_staging(STAGING_SWEEP_AGE).await {
+                Ok(0) => {}
+                Ok(files) => tracing::info!(%region, files, "removed unfinished pack uploads"),
+                Err(err) => {
+                    tracing::warn!(%region, error = %err, "could not sweep unfinished pack uploads")
+                }
+            }
+        });
         let master = Arc::new(MasterKey::from_bytes(&load_or_create_hex(
             &config.cell_master_key_file(region, cell),
             32,

@@ -34,6 +34,8 @@ pub struct CellStore {
     /// A local-disk bucket: packs are written by [`local`], not through
     /// `inner`, so they bypass the page cache and are durable when stored.
     local: Option<Arc<LocalFileSystem>>,
+    /// The local bucket's directory.
+    root: Option<std::path::PathBuf>,
 }
 
 fn store_err(what: &str, err: object_store::Error) -> Error {
@@ -185,6 +187,7 @@ impl CellStore {
         Ok(CellStore {
             inner: fs.clone(),
             local: Some(fs),
+            root: Some(std::path::PathBuf::from(path)),
         })
     }
 
@@ -192,6 +195,7 @@ impl CellStore {
         CellStore {
             inner: Arc::new(InMemory::new()),
             local: None,
+            root: None,
         }
     }
 
@@ -252,6 +256,20 @@ impl CellStore {
     /// does not wait for the whole of it; other backends gather the parts
     /// and write them in one create-only put at [`PackWriter::finish`].
     /// A writer dropped before it finishes leaves nothing behind.
+    /// Removes staging files (`<pack>#<digits>`) older than `age` from a
+    /// local bucket: left by a server stopped mid-upload, they are never
+    /// finished. Younger ones may be an upload under way. Returns how many
+    /// went.
+    pub async fn sweep_staging(&self, age: std::time::Duration) -> Result<usize, Error> {
+        let Some(root) = self.root.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || local::sweep_staging(&root, age))
+            .await
+            .map_err(|e| Error::internal_with("sweeping staging files", e))?
+            .map_err(|e| Error::internal_with("sweeping staging files", e))
+    }
+
     pub fn begin_pack(&self, company: CompanyId, pack: &PackId) -> Result<PackWriter, Error> {
         let key = Self::pack_key(company, pack);
         let to = match &self.local {

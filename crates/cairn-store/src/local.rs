@@ -179,6 +179,41 @@ fn create_staging(dest: &Path, try_direct: bool) -> io::Result<(File, PathBuf, b
     }
 }
 
+/// Whether `name` is a staging file's: `<name>#<digits>`.
+fn is_staging(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(pack, digits)| {
+        !pack.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Removes staging files under `root` last modified more than `age` ago.
+pub(crate) fn sweep_staging(root: &Path, age: std::time::Duration) -> io::Result<usize> {
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(age)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let (mut removed, mut dirs) = (0, vec![root.to_path_buf()]);
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file()
+                && entry.file_name().to_str().is_some_and(is_staging)
+                && entry.metadata()?.modified()? < cutoff
+            {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    // Finished or removed meanwhile.
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -289,5 +324,33 @@ mod tests {
         for path in &occupied {
             assert_eq!(std::fs::read(path).unwrap(), b"junk");
         }
+    }
+
+    #[test]
+    fn only_old_staging_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = dir.path().join("companies/c1/packs/ab");
+        std::fs::create_dir_all(&packs).unwrap();
+        let day = std::time::Duration::from_secs(86_400);
+        let two_days_ago = std::time::SystemTime::now() - 2 * day;
+        for (name, old) in [
+            ("abcd", true),
+            ("abcd#4294967296", true),
+            ("abcd#4294967297", false),
+            ("notes#draft", true),
+            ("#12", true),
+        ] {
+            let file = File::create(packs.join(name)).unwrap();
+            if old {
+                file.set_modified(two_days_ago).unwrap();
+            }
+        }
+        assert_eq!(sweep_staging(dir.path(), day).unwrap(), 1);
+        let mut left: Vec<String> = std::fs::read_dir(&packs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["#12", "abcd", "abcd#4294967297", "notes#draft"]);
     }
 }
