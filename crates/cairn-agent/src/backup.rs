@@ -23,8 +23,8 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use cairn_core::ChunkId;
 use cairn_core::policy::{PathFilter, Policy};
-use cairn_core::{ChunkId, PackId};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::{
     Chunker, EncodedBlob, PACK_TARGET, Pack, PackBuilder, encode_named_blob, encode_tree, sort_tree,
@@ -357,7 +357,7 @@ async fn upload_packs(
             count(done)?;
         }
         let bytes = buffers.lend(pack.bytes, Some(permit));
-        uploads.spawn(upload_pack(client.clone(), pack.id, pack.chunks, bytes));
+        uploads.spawn(upload_pack(client.clone(), pack.chunks, bytes));
     }
     while let Some(done) = uploads.join_next().await {
         count(done)?;
@@ -366,20 +366,20 @@ async fn upload_packs(
 }
 
 /// Uploads one pack; its frames are slices of `bytes` (no copies), made one
-/// at a time as the transport asks for them. The pack's share of the budget
+/// at a time as the transport asks for them. The header names no id: the
+/// server hashes the bytes as they arrive and names the pack itself. The pack's share of the budget
 /// goes back with its buffer once the last frame is sent, not when the
 /// server answers: waiting for the answer (the server makes the pack
 /// durable first) holds no memory here, so the next pack goes out meanwhile.
 async fn upload_pack(
     mut client: Backup,
-    id: PackId,
     chunks: Vec<ChunkRecord>,
     bytes: Bytes,
 ) -> anyhow::Result<(u32, u64)> {
     let size = bytes.len() as u64;
     let header = UploadPackRequest {
         part: Some(upload_pack_request::Part::Header(PackHeader {
-            pack_id: id.0.to_vec(),
+            pack_id: Vec::new(),
             size,
             chunks,
         })),

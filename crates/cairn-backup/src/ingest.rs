@@ -21,16 +21,16 @@ use crate::index::QUERY_BATCH;
 /// to the bucket as it arrives, so neither the check nor the write waits for
 /// the whole pack, and the pack is never held whole in memory here. A part
 /// is one message: 2 MiB from Cairn's agent, at most the server's message
-/// limit (16 MiB): milliseconds of hashing. Only a pack whose bytes match
-/// its id is stored under it; then its chunks are indexed.
-/// Returns how many chunks were new.
+/// limit (16 MiB): milliseconds of hashing. The pack is stored under that
+/// hash, its id (an id the header names must match it); then its chunks
+/// are indexed. Returns how many chunks were new, and the pack's id.
 pub(crate) async fn receive_and_store<S>(
     db: &DatabaseConnection,
     store: &CellStore,
     scope: CompanyScope,
     agent: &agent::Model,
     mut stream: S,
-) -> Result<u32, Error>
+) -> Result<(u32, PackId), Error>
 where
     S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
 {
@@ -53,38 +53,45 @@ where
             format!("must be between 1 and {MAX_PACK_SIZE} bytes"),
         ));
     }
-    let pack_id = PackId::from_slice(&header.pack_id, "header.pack_id")?;
+    let claimed = match header.pack_id.as_slice() {
+        [] => None,
+        id => Some(PackId::from_slice(id, "header.pack_id")?),
+    };
     cairn_engine::validate_pack_records(header.size, &header.chunks)?;
     let company = scope.company();
     let size = header.size as i64;
-    let known_pack = pack::Entity::find_by_id((scope.uuid(), pack_id.0.to_vec()))
-        .one(db)
-        .await
-        .map_err(db_err("finding a pack"))?
-        .is_some();
-    // Refuse before writing anything; checked again under lock below.
+    let known_pack = match &claimed {
+        Some(id) => pack::Entity::find_by_id((scope.uuid(), id.0.to_vec()))
+            .one(db)
+            .await
+            .map_err(db_err("finding a pack"))?
+            .is_some(),
+        None => false,
+    };
+    // Refuse before writing anything; checked again under lock below (an
+    // unnamed pack that turns out to be stored already costs nothing then).
     if !known_pack {
         cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
     }
 
-    let mut writer = store.begin_pack(company, &pack_id)?;
+    let mut writer = store.begin_pack(company)?;
     let received = receive_parts(&mut stream, header.size, &mut writer).await;
-    let checked = received.and_then(|hashed| {
-        if hashed == pack_id {
-            Ok(())
-        } else {
-            Err(Error::invalid(
-                "header.pack_id",
-                "does not match the uploaded bytes",
-            ))
-        }
+    let checked = received.and_then(|hashed| match claimed {
+        Some(id) if id != hashed => Err(Error::invalid(
+            "header.pack_id",
+            "does not match the uploaded bytes",
+        )),
+        _ => Ok(hashed),
     });
-    if let Err(err) = checked {
-        // Nothing of a refused pack stays in the bucket.
-        writer.abort().await;
-        return Err(err);
-    }
-    writer.finish().await?;
+    let pack_id = match checked {
+        Ok(id) => id,
+        Err(err) => {
+            // Nothing of a refused pack stays in the bucket.
+            writer.abort().await;
+            return Err(err);
+        }
+    };
+    writer.finish(&pack_id).await?;
     let key = CellStore::pack_key(company, &pack_id);
     let stored = store.size_of(&key).await?;
     if stored != header.size {
@@ -154,7 +161,7 @@ where
     let added = u32::try_from(added).unwrap_or(u32::MAX);
     txn.commit().await.map_err(db_err("committing a pack"))?;
     tracing::debug!(company = %company, pack = %pack_id, added, "pack committed");
-    Ok(added)
+    Ok((added, pack_id))
 }
 
 /// Reads exactly `size` bytes of pack data from the upload stream, hashing

@@ -103,13 +103,16 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<Streaming<pb::UploadPackRequest>>,
     ) -> Result<Response<pb::UploadPackResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
-        let chunks_added =
+        let (chunks_added, pack_id) =
             ingest::receive_and_store(&self.db, &self.store, scope, &agent, request.into_inner())
                 .await?;
         if let Err(err) = cairn_orgs::quota::alert_if_near(&self.db, scope, &agent).await {
             tracing::warn!(error = %err, "could not check the quota alert");
         }
-        Ok(Response::new(pb::UploadPackResponse { chunks_added }))
+        Ok(Response::new(pb::UploadPackResponse {
+            chunks_added,
+            pack_id: pack_id.0.to_vec(),
+        }))
     }
 
     async fn commit_snapshot(

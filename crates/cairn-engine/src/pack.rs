@@ -1,7 +1,6 @@
 //! Packs: stored blobs concatenated, about 16 MiB each. The index of a pack
 //! (which chunk at which offset) lives in the cell's database.
 
-use cairn_core::PackId;
 use cairn_proto::backup::v1::ChunkRecord;
 
 use crate::{EncodedBlob, EngineError};
@@ -11,10 +10,10 @@ pub const PACK_TARGET: usize = 16 * 1024 * 1024;
 /// Most chunks one pack may hold; the server refuses more.
 pub const MAX_PACK_RECORDS: usize = 100_000;
 
-/// A finished pack, ready to upload.
+/// A finished pack, ready to upload. It has no id yet: the server names a
+/// pack by the BLAKE3 hash of its bytes ([`cairn_crypto::pack_id`]), which
+/// it computes as the bytes arrive, so the agent does not hash them too.
 pub struct Pack {
-    /// BLAKE3 hash of `bytes`.
-    pub id: PackId,
     pub bytes: Vec<u8>,
     /// Where each chunk sits in `bytes`, in order of offset.
     pub chunks: Vec<ChunkRecord>,
@@ -74,7 +73,6 @@ impl PackBuilder {
 
     pub fn finish(self) -> Pack {
         Pack {
-            id: cairn_crypto::pack_id(&self.bytes),
             bytes: self.bytes,
             chunks: self.chunks,
         }
@@ -163,7 +161,6 @@ mod tests {
         fn every_record_decodes_from_the_pack(blobs in plaintexts()) {
             let (key, pack) = build(&blobs);
             let ids = key.chunk_id_key();
-            prop_assert_eq!(pack.id, cairn_crypto::pack_id(&pack.bytes));
             prop_assert_eq!(pack.chunks.len(), blobs.len());
             validate_pack_records(pack.bytes.len() as u64, &pack.chunks).unwrap();
             for (record, plain) in pack.chunks.iter().zip(&blobs) {
@@ -257,7 +254,6 @@ mod tests {
         // A used buffer, longer than the new pack and full of other bytes.
         let reused = fill(PackBuilder::with_buffer(PACK_TARGET, vec![0xAB; 100_000]));
         assert_eq!(reused.bytes, fresh.bytes);
-        assert_eq!(reused.id, fresh.id);
         assert_eq!(reused.chunks, fresh.chunks);
     }
 

@@ -57,14 +57,15 @@ fn same_size(key: &Path, found: u64, size: u64) -> Result<PutOutcome, Error> {
 pub struct PackWriter {
     store: CellStore,
     company: CompanyId,
-    pack: PackId,
     len: u64,
     to: Sink,
 }
 
 enum Sink {
     Local {
-        dest: std::path::PathBuf,
+        fs: Arc<LocalFileSystem>,
+        /// Where the staging file goes: the company's pack folder.
+        dir: std::path::PathBuf,
         staging: Option<local::Staging>,
         /// The part being written: the next waits for it, so parts land in
         /// order while the caller receives the next one.
@@ -79,7 +80,7 @@ fn write_err(err: impl std::fmt::Display) -> Error {
 
 /// The staging file once its last part is written, created on first use.
 async fn ready(
-    dest: &std::path::Path,
+    dir: &std::path::Path,
     staging: Option<local::Staging>,
     writing: Option<tokio::task::JoinHandle<std::io::Result<local::Staging>>>,
 ) -> Result<local::Staging, Error> {
@@ -87,8 +88,8 @@ async fn ready(
         (Some(pending), _) => pending,
         (None, Some(file)) => return Ok(file),
         (None, None) => {
-            let dest = dest.to_owned();
-            tokio::task::spawn_blocking(move || local::Staging::create(dest))
+            let dir = dir.to_owned();
+            tokio::task::spawn_blocking(move || local::Staging::create(dir))
         }
     };
     pending.await.map_err(write_err)?.map_err(write_err)
@@ -100,11 +101,12 @@ impl PackWriter {
         match &mut self.to {
             Sink::Gather(parts) => parts.push(part),
             Sink::Local {
-                dest,
+                dir,
                 staging,
                 writing,
+                ..
             } => {
-                let mut file = ready(dest, staging.take(), writing.take()).await?;
+                let mut file = ready(dir, staging.take(), writing.take()).await?;
                 *writing = Some(tokio::task::spawn_blocking(move || {
                     file.write(&part).map(|()| file)
                 }));
@@ -127,35 +129,39 @@ impl PackWriter {
         }
     }
 
-    /// Stores what was written under the pack's key, create-only.
-    pub async fn finish(self) -> Result<PutOutcome, Error> {
+    /// Stores what was written as the pack `pack`, create-only: named
+    /// only now, once the caller has hashed every byte.
+    pub async fn finish(self, pack: &PackId) -> Result<PutOutcome, Error> {
         let PackWriter {
             store,
             company,
-            pack,
             len,
             to,
         } = self;
         match to {
             Sink::Gather(parts) => {
                 store
-                    .put_pack(company, &pack, parts.into_iter().collect())
+                    .put_pack(company, pack, parts.into_iter().collect())
                     .await
             }
             Sink::Local {
-                dest,
+                fs,
+                dir,
                 staging,
                 writing,
             } => {
-                let file = ready(&dest, staging, writing).await?;
-                let written = tokio::task::spawn_blocking(move || file.commit())
+                let dest = fs
+                    .path_to_filesystem(&CellStore::pack_key(company, pack))
+                    .map_err(|e| store_err("placing a pack", e))?;
+                let file = ready(&dir, staging, writing).await?;
+                let written = tokio::task::spawn_blocking(move || file.commit(&dest))
                     .await
                     .map_err(write_err)?
                     .map_err(write_err)?;
                 match written {
                     local::Written::Created => Ok(PutOutcome::Created),
                     local::Written::Exists(found) => {
-                        same_size(&CellStore::pack_key(company, &pack), found, len)
+                        same_size(&CellStore::pack_key(company, pack), found, len)
                     }
                 }
             }
@@ -251,11 +257,6 @@ impl CellStore {
         }
     }
 
-    /// Starts writing a pack whose bytes arrive in parts. On a local disk
-    /// each part goes to a staging file as it comes, so storing the pack
-    /// does not wait for the whole of it; other backends gather the parts
-    /// and write them in one create-only put at [`PackWriter::finish`].
-    /// A writer dropped before it finishes leaves nothing behind.
     /// Removes staging files (`<pack>#<digits>`) older than `age` from a
     /// local bucket: left by a server stopped mid-upload, they are never
     /// finished. Younger ones may be an upload under way. Returns how many
@@ -270,12 +271,19 @@ impl CellStore {
             .map_err(|e| Error::internal_with("sweeping staging files", e))
     }
 
-    pub fn begin_pack(&self, company: CompanyId, pack: &PackId) -> Result<PackWriter, Error> {
-        let key = Self::pack_key(company, pack);
+    /// Starts writing a pack whose bytes arrive in parts, and whose name
+    /// (its hash) is known only after the last. On a local disk each part
+    /// goes to a staging file in the company's pack folder as it comes, so
+    /// storing the pack does not wait for the whole of it; other backends
+    /// gather the parts and write them in one create-only put at
+    /// [`PackWriter::finish`]. A writer dropped before it finishes leaves
+    /// nothing behind.
+    pub fn begin_pack(&self, company: CompanyId) -> Result<PackWriter, Error> {
         let to = match &self.local {
             Some(fs) => Sink::Local {
-                dest: fs
-                    .path_to_filesystem(&key)
+                fs: fs.clone(),
+                dir: fs
+                    .path_to_filesystem(&Path::from(format!("companies/{company}/packs")))
                     .map_err(|e| store_err("placing a pack", e))?,
                 staging: None,
                 writing: None,
@@ -285,7 +293,6 @@ impl CellStore {
         Ok(PackWriter {
             store: self.clone(),
             company,
-            pack: *pack,
             len: 0,
             to,
         })
@@ -397,19 +404,22 @@ mod tests {
         // pack is a retry.
         let streamed = PackId([4; 32]);
         let parts = [&b"first "[..], b"", b"second ", &[9u8; 9000]];
-        let mut writer = store.begin_pack(company, &streamed).unwrap();
+        let mut writer = store.begin_pack(company).unwrap();
         for part in parts {
             writer.write(Bytes::copy_from_slice(part)).await.unwrap();
         }
         assert!(store.list_company(company).await.unwrap().is_empty());
-        assert_eq!(writer.finish().await.unwrap(), PutOutcome::Created);
+        assert_eq!(writer.finish(&streamed).await.unwrap(), PutOutcome::Created);
         let key = CellStore::pack_key(company, &streamed);
         let whole = store.read_ranges(&key, &[0..4, 4..9013]).await.unwrap();
         assert_eq!([&whole[0][..], &whole[1][..]].concat(), parts.concat());
-        let mut again = store.begin_pack(company, &streamed).unwrap();
+        let mut again = store.begin_pack(company).unwrap();
         again.write(Bytes::from(parts.concat())).await.unwrap();
-        assert_eq!(again.finish().await.unwrap(), PutOutcome::AlreadyPresent);
-        let mut abandoned = store.begin_pack(company, &PackId([5; 32])).unwrap();
+        assert_eq!(
+            again.finish(&streamed).await.unwrap(),
+            PutOutcome::AlreadyPresent
+        );
+        let mut abandoned = store.begin_pack(company).unwrap();
         abandoned.write(Bytes::from_static(b"half")).await.unwrap();
         drop(abandoned);
         let listed = store.list_company(company).await.unwrap();

@@ -5,9 +5,10 @@
 //! through the page cache, which neither fills with backup data nor costs
 //! the copy into freshly allocated cache pages. The pack is made durable
 //! (`fdatasync`, then the directory) before it is visible, and visible only
-//! under its final name: it is written to a staging file beside it
-//! (`<name>#<digits>`, which listings skip) and hard-linked into place, so
-//! a second write of the same pack finds the first and never replaces it.
+//! under its final name: it is written to a staging file in the company's
+//! pack folder (`pack#<digits>`, which listings skip), named only once its
+//! last byte is hashed, and hard-linked into place, so a second write of the
+//! same pack finds the first and never replaces it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
@@ -36,11 +37,14 @@ pub(crate) enum Written {
 
 /// Writes `parts` as the file `dest`, create-only and durable.
 pub(crate) fn write_create_only(dest: &Path, parts: &[Bytes]) -> io::Result<Written> {
-    let mut staging = Staging::create(dest.to_owned())?;
+    let dir = dest
+        .parent()
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory"))?;
+    let mut staging = Staging::create(dir.to_owned())?;
     for part in parts {
         staging.write(part)?;
     }
-    staging.commit()
+    staging.commit(dest)
 }
 
 /// A pack being written to its staging file, a part at a time. Dropped
@@ -49,7 +53,6 @@ pub(crate) struct Staging {
     file: File,
     /// `None` once committed.
     path: Option<PathBuf>,
-    dest: PathBuf,
     direct: bool,
     /// Bytes not yet written, in the aligned window of `raw` (direct I/O).
     raw: Vec<u8>,
@@ -59,29 +62,26 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
-    /// A new staging file beside `dest` (its directories are created).
-    pub(crate) fn create(dest: PathBuf) -> io::Result<Staging> {
-        Self::open(dest, true)
+    /// A new staging file in `dir` (created if need be), on the same
+    /// filesystem as the pack's final name.
+    pub(crate) fn create(dir: PathBuf) -> io::Result<Staging> {
+        Self::open(dir, true)
     }
 
     /// `create`, with direct I/O only if `try_direct` (and possible).
-    fn open(dest: PathBuf, try_direct: bool) -> io::Result<Staging> {
-        let dir = dest.parent().ok_or_else(|| {
-            io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory")
-        })?;
-        std::fs::create_dir_all(dir)?;
+    fn open(dir: PathBuf, try_direct: bool) -> io::Result<Staging> {
+        std::fs::create_dir_all(&dir)?;
         // The aligned window is found before the file is opened: without
         // one (`align_offset` may give up), the file is written plainly.
         let mut raw = vec![0u8; WRITE_SIZE + ALIGN];
         let start = raw.as_ptr().align_offset(ALIGN);
-        let (file, path, direct) = create_staging(&dest, try_direct && start < ALIGN)?;
+        let (file, path, direct) = create_staging(&dir, try_direct && start < ALIGN)?;
         if !direct {
             raw = Vec::new();
         }
         Ok(Staging {
             file,
             path: Some(path),
-            dest,
             direct,
             raw,
             start,
@@ -108,9 +108,9 @@ impl Staging {
         Ok(())
     }
 
-    /// Makes the bytes durable and links them in under the final name,
-    /// unless something is there already.
-    pub(crate) fn commit(mut self) -> io::Result<Written> {
+    /// Makes the bytes durable and links them in as `dest` (on the staging
+    /// file's filesystem), unless something is there already.
+    pub(crate) fn commit(mut self, dest: &Path) -> io::Result<Written> {
         if self.filled > 0 {
             // The tail is written as whole blocks, then cut to the length.
             let padded = self.filled.next_multiple_of(ALIGN);
@@ -121,20 +121,35 @@ impl Staging {
         }
         self.file.sync_data()?;
         let path = self.path.take().expect("a staging file is committed once");
-        let linked = match std::fs::hard_link(&path, &self.dest) {
-            Ok(()) => self
-                .dest
-                .parent()
-                .map_or(Ok(()), sync_dir)
-                .map(|()| Written::Created),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                std::fs::metadata(&self.dest).map(|meta| Written::Exists(meta.len()))
-            }
-            Err(e) => Err(e),
-        };
+        let linked = link_durably(&path, dest);
         // The staging name goes either way; the pack, if linked, stays.
         let _ = std::fs::remove_file(&path);
         linked
+    }
+}
+
+/// Hard-links `from` as `dest`, create-only, and makes the new name durable:
+/// its folder, and the folder above if that one was new.
+fn link_durably(from: &Path, dest: &Path) -> io::Result<Written> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory"))?;
+    let new_dir = !dir.is_dir();
+    if new_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::hard_link(from, dest) {
+        Ok(()) => {
+            sync_dir(dir)?;
+            if new_dir && let Some(above) = dir.parent() {
+                sync_dir(above)?;
+            }
+            Ok(Written::Created)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            std::fs::metadata(dest).map(|meta| Written::Exists(meta.len()))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -146,18 +161,13 @@ impl Drop for Staging {
     }
 }
 
-/// A new staging file beside `dest`, opened for direct I/O if the
-/// filesystem supports it (not all do: older tmpfs, some network and FUSE
-/// filesystems).
-fn create_staging(dest: &Path, try_direct: bool) -> io::Result<(File, PathBuf, bool)> {
-    let name = dest
-        .file_name()
-        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a file name"))?;
+/// A new staging file (`pack#<digits>`) in `dir`, opened for direct I/O if
+/// the filesystem supports it (not all do: older tmpfs, some network and
+/// FUSE filesystems).
+fn create_staging(dir: &Path, try_direct: bool) -> io::Result<(File, PathBuf, bool)> {
     loop {
         let suffix = u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed);
-        let mut staged = name.to_owned();
-        staged.push(format!("#{suffix}"));
-        let staging = dest.with_file_name(staged);
+        let staging = dir.join(format!("pack#{suffix}"));
         let open = |flags| {
             OpenOptions::new()
                 .write(true)
@@ -264,29 +274,25 @@ mod tests {
     fn plain_writes_where_direct_io_is_not_to_be_had() {
         // The path taken on filesystems that refuse O_DIRECT.
         let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("pack");
-        let mut staging = Staging::open(dest.clone(), false).unwrap();
+        let dest = dir.path().join("ab/pack");
+        let mut staging = Staging::open(dir.path().to_owned(), false).unwrap();
         assert!(!staging.direct);
         let (parts, all) = parts_of(&[ALIGN + 3, 10]);
         for part in &parts {
             staging.write(part).unwrap();
         }
-        assert_eq!(staging.commit().unwrap(), Written::Created);
+        assert_eq!(staging.commit(&dest).unwrap(), Written::Created);
         assert_eq!(std::fs::read(&dest).unwrap(), all);
     }
 
     #[test]
     fn a_write_dropped_before_its_commit_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("packs/cd/pack");
-        let mut staging = Staging::create(dest.clone()).unwrap();
+        let packs = dir.path().join("packs");
+        let mut staging = Staging::create(packs.clone()).unwrap();
         staging.write(&[7; 3 * ALIGN + 1]).unwrap();
         drop(staging);
-        assert!(!dest.exists());
-        assert_eq!(
-            std::fs::read_dir(dest.parent().unwrap()).unwrap().count(),
-            0
-        );
+        assert_eq!(std::fs::read_dir(&packs).unwrap().count(), 0);
     }
 
     #[test]

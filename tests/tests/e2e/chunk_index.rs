@@ -7,7 +7,7 @@
 use cairn_e2e::{Cluster, backends};
 use cairn_proto::backup::v1::{
     ChunkRecord, FindMissingChunksRequest, PackHeader, ReadChunksRequest, UploadPackRequest,
-    upload_pack_request,
+    UploadPackResponse, upload_pack_request,
 };
 
 /// A pack of `chunks` (id byte, stored bytes), laid end to end.
@@ -33,6 +33,14 @@ fn pack(chunks: &[(u8, &[u8])]) -> (PackHeader, Vec<u8>) {
 
 async fn upload(client: &mut cairn_agent::Backup, chunks: &[(u8, &[u8])]) -> u32 {
     let (header, body) = pack(chunks);
+    send(client, header, body).await.chunks_added
+}
+
+async fn send(
+    client: &mut cairn_agent::Backup,
+    header: PackHeader,
+    body: Vec<u8>,
+) -> UploadPackResponse {
     let parts = vec![
         UploadPackRequest {
             part: Some(upload_pack_request::Part::Header(header)),
@@ -46,7 +54,46 @@ async fn upload(client: &mut cairn_agent::Backup, chunks: &[(u8, &[u8])]) -> u32
         .await
         .unwrap()
         .into_inner()
-        .chunks_added
+}
+
+/// A pack sent without an id is named by the hash of its bytes, as if the
+/// agent had named it: a second upload of it, named or not, is the same pack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unnamed_pack_is_named_by_its_hash() {
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        let (session, _) = cluster.signup("Unnamed", "US", "u@unnamed.com", 2).await;
+        let mut client = cluster.backup_client(&session, "unnamed-1").await;
+        let chunks: &[(u8, &[u8])] = &[(7, b"seven"), (8, b"eight, a little longer")];
+        let (named, body) = pack(chunks);
+        let unnamed = PackHeader {
+            pack_id: Vec::new(),
+            ..named.clone()
+        };
+
+        let first = send(&mut client, unnamed.clone(), body.clone()).await;
+        assert_eq!(first.pack_id, named.pack_id, "{backend:?}");
+        assert_eq!(first.chunks_added, 2, "{backend:?}");
+        for header in [unnamed, named.clone()] {
+            let again = send(&mut client, header, body.clone()).await;
+            assert_eq!(again.pack_id, named.pack_id, "{backend:?}");
+            assert_eq!(again.chunks_added, 0, "{backend:?}");
+        }
+
+        let mut stream = client
+            .read_chunks(ReadChunksRequest {
+                chunk_ids: vec![vec![8; 32]],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let message = stream.message().await.unwrap().unwrap();
+        assert_eq!(
+            message.chunks[0].data, b"eight, a little longer",
+            "{backend:?}"
+        );
+        cluster.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
