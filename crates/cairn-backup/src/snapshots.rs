@@ -12,7 +12,7 @@ use cairn_entity::regional::{agent, snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
-use crate::index::{QUERY_BATCH, parse_ids, present};
+use crate::index::{QUERY_BATCH, lacking_sorted, parse_ids};
 
 /// Chunk ids per page of a snapshot's references (128 KiB).
 const PAGE_IDS: usize = 4096;
@@ -212,10 +212,8 @@ impl RefPages<'_> {
         if self.page.is_empty() {
             return Ok(());
         }
-        let held = present(self.db, self.scope, &self.fresh).await?;
-        if held.len() != self.fresh.len() {
-            let lacking: Vec<&ChunkId> =
-                self.fresh.iter().filter(|id| !held.contains(id)).collect();
+        let lacking = lacking_sorted(self.db, self.scope, &self.fresh).await?;
+        if !lacking.is_empty() {
             return Err(Error::invalid(
                 "chunk_ids",
                 format!(
@@ -670,6 +668,46 @@ mod tests {
                 .unwrap();
             assert!(pages_of(&db, first.id).await.is_empty());
             assert_eq!(company_pages(&db, scope).await, 3, "{}", test_db.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn lacking_chunks_are_found_whether_or_not_one_scan_covers_the_span() {
+        for test_db in cairn_migration::testing::test_databases().await.unwrap() {
+            let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
+            let scope = CompanyScope::new(CompanyId::new());
+            let other = CompanyScope::new(CompanyId::new());
+            // The company holds the even ids, another company the odd ones.
+            let held: Vec<ChunkId> = (0..2000).map(|n| id(n * 2)).collect();
+            let theirs: Vec<ChunkId> = (0..2000).map(|n| id(n * 2 + 1)).collect();
+            store_chunks(&db, scope, &held).await;
+            store_chunks(&db, other, &theirs).await;
+
+            // Dense, as a snapshot page is: one scan reads the whole span.
+            let mut asked: Vec<ChunkId> = held[..1000].to_vec();
+            asked.extend([id(2001), id(2003)]);
+            assert_eq!(
+                lacking_sorted(&db, scope, &asked).await.unwrap(),
+                [id(2001), id(2003)],
+                "{}",
+                test_db.backend
+            );
+            // Sparse: the span holds far more rows than the scan reads, so
+            // the ids past its end are probed instead, and still found.
+            let asked = [id(0), id(1999), id(3998)];
+            assert_eq!(
+                lacking_sorted(&db, scope, &asked).await.unwrap(),
+                [id(1999)],
+                "{}",
+                test_db.backend
+            );
+            assert!(lacking_sorted(&db, scope, &[]).await.unwrap().is_empty());
+            assert_eq!(
+                lacking_sorted(&db, other, &[id(0), id(1)]).await.unwrap(),
+                [id(0)],
+                "{}",
+                test_db.backend
+            );
         }
     }
 
