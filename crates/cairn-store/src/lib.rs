@@ -257,7 +257,7 @@ impl CellStore {
         }
     }
 
-    /// Removes staging files (`<pack>#<digits>`) older than `age` from a
+    /// Removes staging files (`pack#<digits>`) older than `age` from a
     /// local bucket: left by a server stopped mid-upload, they are never
     /// finished. Younger ones may be an upload under way. Returns how many
     /// went.

@@ -189,7 +189,8 @@ fn create_staging(dir: &Path, try_direct: bool) -> io::Result<(File, PathBuf, bo
     }
 }
 
-/// Whether `name` is a staging file's: `<name>#<digits>`.
+/// Whether `name` is a staging file's: `<name>#<digits>` (`pack#<digits>` now;
+/// `<pack id>#<digits>` from servers that named packs before the upload).
 fn is_staging(name: &str) -> bool {
     name.rsplit_once('#').is_some_and(|(pack, digits)| {
         !pack.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
