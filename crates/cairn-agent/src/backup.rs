@@ -367,10 +367,11 @@ async fn upload_packs(
 
 /// Uploads one pack; its frames are slices of `bytes` (no copies), made one
 /// at a time as the transport asks for them. The header names no id: the
-/// server hashes the bytes as they arrive and names the pack itself. The pack's share of the budget
-/// goes back with its buffer once the last frame is sent, not when the
-/// server answers: waiting for the answer (the server makes the pack
-/// durable first) holds no memory here, so the next pack goes out meanwhile.
+/// server hashes the bytes as they arrive and names the pack itself. The
+/// pack's share of the budget goes back with its buffer once the last frame
+/// is sent, not when the server answers: waiting for the answer (the server
+/// makes the pack durable first) holds no memory here, so the next pack
+/// goes out meanwhile.
 async fn upload_pack(
     mut client: Backup,
     chunks: Vec<ChunkRecord>,

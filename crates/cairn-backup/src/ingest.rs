@@ -68,8 +68,10 @@ where
             .is_some(),
         None => false,
     };
-    // Refuse before writing anything; checked again under lock below (an
-    // unnamed pack that turns out to be stored already costs nothing then).
+    // Refuse before writing anything; checked again under lock below. An
+    // unnamed pack is checked as a new one: a company at its quota cannot
+    // send again a pack it already stored, which Cairn's agent does not do
+    // (it asks which chunks are missing before it packs them).
     if !known_pack {
         cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
     }
