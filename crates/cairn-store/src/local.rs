@@ -37,10 +37,7 @@ pub(crate) enum Written {
 
 /// Writes `parts` as the file `dest`, create-only and durable.
 pub(crate) fn write_create_only(dest: &Path, parts: &[Bytes]) -> io::Result<Written> {
-    let dir = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory"))?;
-    let mut staging = Staging::create(dir.to_owned())?;
+    let mut staging = Staging::create(folder_of(dest)?.to_owned())?;
     for part in parts {
         staging.write(part)?;
     }
@@ -131,9 +128,7 @@ impl Staging {
 /// Hard-links `from` as `dest`, create-only, and makes the new name durable:
 /// its folder, and the folder above if that one was new.
 fn link_durably(from: &Path, dest: &Path) -> io::Result<Written> {
-    let dir = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory"))?;
+    let dir = folder_of(dest)?;
     let new_dir = !dir.is_dir();
     if new_dir {
         std::fs::create_dir_all(dir)?;
@@ -151,6 +146,12 @@ fn link_durably(from: &Path, dest: &Path) -> io::Result<Written> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The folder a pack's path names it in.
+fn folder_of(dest: &Path) -> io::Result<&Path> {
+    dest.parent()
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a pack path has a directory"))
 }
 
 impl Drop for Staging {
