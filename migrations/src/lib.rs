@@ -55,6 +55,19 @@ use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 /// row meant reading pages back from the file.
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
+/// Connections to a SQLite file. The driver's default is one, which puts
+/// every query of the cell in a single line: a pack commit indexing ten
+/// thousand small chunks (a fifth of a second) held up every agent's
+/// `FindMissingChunks` and every sign-in behind it. In WAL mode readers run
+/// beside the one writer, and writes take the lock first (`begin_write`)
+/// and wait their turn for it (the busy timeout), as PostgreSQL's pool does.
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// How long a write waits for another connection's write to finish before
+/// it gives up with "database is locked": as long as a request waited for
+/// the one connection before.
+const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
@@ -64,6 +77,9 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         }
     }
     let mut options = ConnectOptions::new(url.to_owned());
+    if url.starts_with("sqlite:") {
+        options.max_connections(SQLITE_CONNECTIONS);
+    }
     options.sqlx_logging(false).map_sqlx_sqlite_opts(|sqlite| {
         // Set on every connection of the pool, not only the first: readers
         // never block the writer, a commit waits for the log and not the
@@ -72,6 +88,7 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         sqlite
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB))
     });
     Database::connect(options).await
@@ -101,4 +118,71 @@ fn position_of(name: &str) -> u32 {
         .iter()
         .position(|m| m.name() == name)
         .expect("a known migration") as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm_migration::sea_orm::{
+        ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+        TransactionOptions, TransactionTrait,
+    };
+
+    async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn rows(db: &impl ConnectionTrait) -> i64 {
+        let row = db
+            .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM rows_seen",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
+    /// A write transaction left open holds up neither a read (it sees what
+    /// was committed) nor, for longer than the write lasts, a second writer,
+    /// which waits for the lock instead of failing with "database is locked".
+    #[tokio::test]
+    async fn reads_run_beside_an_open_write_and_writers_take_turns() {
+        for test_db in crate::testing::test_databases().await.unwrap() {
+            let db = super::connect(&test_db.url).await.unwrap();
+            db.execute_unprepared("CREATE TABLE rows_seen (v BIGINT)")
+                .await
+                .unwrap();
+            let first = begin_write(&db).await.unwrap();
+            first
+                .execute_unprepared("INSERT INTO rows_seen VALUES (1)")
+                .await
+                .unwrap();
+            let read = tokio::time::timeout(Duration::from_secs(10), rows(&db)).await;
+            assert_eq!(read.ok(), Some(0), "{}: the read waited", test_db.backend);
+
+            let second = tokio::spawn({
+                let db = db.clone();
+                async move {
+                    let txn = begin_write(&db).await?;
+                    txn.execute_unprepared("INSERT INTO rows_seen VALUES (2)")
+                        .await?;
+                    txn.commit().await
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if test_db.backend == "sqlite" {
+                assert!(!second.is_finished(), "the second writer took the lock");
+            }
+            first.commit().await.unwrap();
+            second.await.unwrap().unwrap();
+            assert_eq!(rows(&db).await, 2, "{}", test_db.backend);
+        }
+    }
 }
