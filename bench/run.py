@@ -760,7 +760,12 @@ def main() -> int:
             else:
                 row["verify"] = "ok"
                 say(f"  {t}: restore verified: {len(expected)} entries identical")
-            shutil.rmtree(target, ignore_errors=True)
+            # Each restore stays until the end of the run. ext4 passes over inodes freed in the
+            # last 5 seconds when it allocates new ones, and over those freed in the last 5 minutes
+            # while their inode table block is dirty, which the next restore's own creations make
+            # it: deleting one tool's restore here made the next tool's restore spend most of its
+            # time in the kernel's inode allocator (a restore run right after another was deleted
+            # took two to three times as long, nearly all of it system time).
     except BenchError as e:
         print(f"\nrun.py: {e}", file=sys.stderr)
         aborted = str(e).splitlines()[0]
