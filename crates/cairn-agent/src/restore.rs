@@ -23,7 +23,7 @@ use tokio::runtime::Handle;
 
 use cairn_core::{ChunkId, SnapshotId};
 use cairn_crypto::{ChunkIdKey, DataKey};
-use cairn_engine::{decode_blob, decode_tree};
+use cairn_engine::{decode_owned_blob, decode_tree};
 use cairn_proto::backup::v1::{GetSnapshotRequest, Node, NodeKind, ReadChunksRequest};
 
 use crate::client::Backup;
@@ -344,7 +344,7 @@ impl Restorer {
                 if !batch.contains(&id) {
                     anyhow::bail!("the server sent chunk {id}, which was not asked for");
                 }
-                let plain = decode_blob(&self.key, &self.ids, &id, &data)
+                let plain = decode_owned_blob(&self.key, &self.ids, &id, data)
                     .map_err(|e| format!("chunk {id} is damaged: {e}"));
                 out.insert(id, plain);
             }

@@ -74,19 +74,21 @@ fn seal_in_place(key: &[u8; 32], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), Cr
 }
 
 fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    open_in_place(key, aad, sealed.to_vec())
+}
+
+fn open_in_place(key: &[u8; 32], aad: &[u8], mut sealed: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
     if sealed.len() < SEAL_OVERHEAD {
         return Err(CryptoError::TooShort(sealed.len()));
     }
-    let (nonce, body) = sealed.split_at(NONCE_LEN);
-    let nonce =
-        Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::TooShort(sealed.len()))?;
-    let mut buf = body.to_vec();
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
+        .map_err(|_| CryptoError::TooShort(sealed.len()))?;
     let len = aead_key(key)?
-        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .open_within(nonce, Aad::from(aad), &mut sealed, NONCE_LEN..)
         .map_err(|_| CryptoError::Authentication)?
         .len();
-    buf.truncate(len);
-    Ok(buf)
+    sealed.truncate(len);
+    Ok(sealed)
 }
 
 fn key_bytes(bytes: &[u8]) -> Result<[u8; 32], CryptoError> {
@@ -135,6 +137,12 @@ impl DataKey {
     /// any changed byte.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         open(&self.0, aad, sealed)
+    }
+
+    /// [`DataKey::open`] without a copy: the plaintext is decrypted where
+    /// the sealed bytes were, moved to the front of the same buffer.
+    pub fn open_in_place(&self, aad: &[u8], sealed: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
+        open_in_place(&self.0, aad, sealed)
     }
 }
 

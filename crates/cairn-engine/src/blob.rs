@@ -140,10 +140,23 @@ pub fn decode_blob(
     id: &ChunkId,
     stored: &[u8],
 ) -> Result<Vec<u8>, EngineError> {
-    let mut body = key.open(id.as_bytes(), stored)?;
+    decode_owned_blob(key, id_key, id, stored.to_vec())
+}
+
+/// [`decode_blob`] for a stored chunk the caller gives up: it is opened in
+/// its own buffer, and a compressed one is inflated into a buffer of
+/// exactly the size its frame names, so a chunk costs its stored size and
+/// its plaintext, not also a copy of one and a regrown other.
+pub fn decode_owned_blob(
+    key: &DataKey,
+    id_key: &ChunkIdKey,
+    id: &ChunkId,
+    stored: Vec<u8>,
+) -> Result<Vec<u8>, EngineError> {
+    let mut body = key.open_in_place(id.as_bytes(), stored)?;
     let plaintext = match body.first().copied() {
         Some(RAW) => {
-            body.remove(0);
+            body.drain(..1);
             body
         }
         Some(ZSTD) => decompress(&body[1..])?,
@@ -156,9 +169,25 @@ pub fn decode_blob(
     Ok(plaintext)
 }
 
-/// Streams the frame through a reader capped one byte past the limit, so a
-/// decompression bomb stops at the cap instead of exhausting memory.
+/// Inflates a frame into a buffer of the size its header names (at most
+/// `MAX_BLOB_SIZE`); a frame that names none, or lies about it, is
+/// streamed through a reader capped one byte past the limit instead, so a
+/// decompression bomb stops at the cap rather than exhausting memory.
 fn decompress(compressed: &[u8]) -> Result<Vec<u8>, EngineError> {
+    let named = zstd::zstd_safe::get_frame_content_size(compressed)
+        .ok()
+        .flatten();
+    if let Some(size) = named {
+        if size > MAX_BLOB_SIZE as u64 {
+            return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
+        }
+        let mut out = Vec::with_capacity(size as usize);
+        let inflated = zstd::bulk::Decompressor::new()
+            .and_then(|mut d| d.decompress_to_buffer(compressed, &mut out));
+        if matches!(inflated, Ok(n) if n as u64 == size) {
+            return Ok(out);
+        }
+    }
     let mut out = Vec::new();
     zstd::stream::read::Decoder::new(compressed)
         .map_err(|e| EngineError::Decompress(e.to_string()))?
@@ -337,6 +366,38 @@ mod tests {
         body.extend(zstd::bulk::compress(&vec![0u8; MAX_BLOB_SIZE + 4096], ZSTD_LEVEL).unwrap());
         assert!(body.len() < 64 * 1024, "bomb is {} bytes", body.len());
         let result = decode_blob(&key, &ids, &id, &forge(&key, &id, &body));
+        assert!(
+            matches!(result, Err(EngineError::TooLarge(MAX_BLOB_SIZE))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_frame_that_names_no_size_is_inflated_all_the_same() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let plain = b"invoice 2026-0042 paid\n".repeat(5000);
+        let id = ids.chunk_id(&plain);
+        // A streamed frame: its header does not carry the content size.
+        let mut body = vec![ZSTD];
+        body.extend(zstd::stream::encode_all(&plain[..], ZSTD_LEVEL).unwrap());
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&body[1..]).unwrap(),
+            None
+        );
+        let stored = forge(&key, &id, &body);
+        assert_eq!(decode_blob(&key, &ids, &id, &stored).unwrap(), plain);
+    }
+
+    #[test]
+    fn a_bomb_that_names_no_size_stops_at_the_limit() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let id = ChunkId([8; 32]);
+        let zeros = std::io::repeat(0).take(MAX_BLOB_SIZE as u64 + 4096);
+        let mut body = vec![ZSTD];
+        body.extend(zstd::stream::encode_all(zeros, ZSTD_LEVEL).unwrap());
+        let result = decode_owned_blob(&key, &ids, &id, forge(&key, &id, &body));
         assert!(
             matches!(result, Err(EngineError::TooLarge(MAX_BLOB_SIZE))),
             "{result:?}"
