@@ -181,9 +181,21 @@ fn decompress(compressed: &[u8]) -> Result<Vec<u8>, EngineError> {
         if size > MAX_BLOB_SIZE as u64 {
             return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
         }
+        // One context per thread, reused: creating one costs a CPUID, which
+        // traps to the hypervisor in a virtual machine.
+        thread_local! {
+            static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
         let mut out = Vec::with_capacity(size as usize);
-        let inflated = zstd::bulk::Decompressor::new()
-            .and_then(|mut d| d.decompress_to_buffer(compressed, &mut out));
+        let inflated = DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let decompressor = match cell.as_mut() {
+                Some(d) => d,
+                None => cell.insert(zstd::bulk::Decompressor::new()?),
+            };
+            decompressor.decompress_to_buffer(compressed, &mut out)
+        });
         if matches!(inflated, Ok(n) if n as u64 == size) {
             return Ok(out);
         }
