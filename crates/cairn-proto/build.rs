@@ -25,8 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&descriptors),
     )?;
     tonic_prost_build::configure()
-        // Pack data arrives as slices of the transport's buffers, not copies.
+        // Pack data arrives as slices of the transport's buffers, and chunks
+        // read for a restore go out as the buffers the bucket filled: no copies.
         .bytes(".cairn.backup.v1.UploadPackRequest.data")
+        .bytes(".cairn.backup.v1.StoredChunk.data")
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;

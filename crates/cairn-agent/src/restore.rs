@@ -380,7 +380,9 @@ impl Restorer {
             .map(|chunk| {
                 let id =
                     ChunkId::from_slice(&chunk.id, "id").map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok((id, chunk.data))
+                // The message's buffer is shared: this is the one copy, into
+                // a buffer the chunk is then decrypted and inflated in.
+                Ok((id, Vec::from(chunk.data)))
             })
             .collect()
     }

@@ -71,10 +71,7 @@ pub(crate) async fn read_chunks(
             };
             for ((id, _), data) in chunks.into_iter().zip(parts) {
                 batch_bytes += data.len();
-                batch.chunks.push(pb::StoredChunk {
-                    id,
-                    data: data.to_vec(),
-                });
+                batch.chunks.push(pb::StoredChunk { id, data });
                 if batch_bytes >= RESPONSE_BYTES {
                     if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
                         return;

@@ -89,7 +89,8 @@ async fn an_unnamed_pack_is_named_by_its_hash() {
             .into_inner();
         let message = stream.message().await.unwrap().unwrap();
         assert_eq!(
-            message.chunks[0].data, b"eight, a little longer",
+            message.chunks[0].data,
+            &b"eight, a little longer"[..],
             "{backend:?}"
         );
         cluster.stop().await;
@@ -134,7 +135,12 @@ async fn repeated_chunks_keep_their_first_location() {
             .into_inner();
         let mut read = Vec::new();
         while let Some(message) = stream.message().await.unwrap() {
-            read.extend(message.chunks.into_iter().map(|c| (c.id[0], c.data)));
+            read.extend(
+                message
+                    .chunks
+                    .into_iter()
+                    .map(|c| (c.id[0], c.data.to_vec())),
+            );
         }
         read.sort();
         assert_eq!(
