@@ -10,7 +10,7 @@
 //! does not grow with the sizes of files or chunks.
 //! The snapshot is committed last, after every pack it needs is stored.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -38,6 +38,7 @@ use cairn_proto::backup::v1::{
 use crate::budget::{Budget, Permit};
 use crate::cache::{self, NextCache, ParentCache};
 use crate::client::Backup;
+use crate::idset::{RecentIds, ReferencedIds};
 use crate::recycle::PackBuffers;
 use crate::{AgentClient, AgentState};
 
@@ -166,6 +167,41 @@ pub async fn backup_with(
     run_and_report(state, &client, paths, &checked.policy, events).await
 }
 
+/// Sends a snapshot commit's header, its chunk ids in ascending order and
+/// then the end of the list (`None`); returns how many ids were sent.
+fn send_chunk_list(
+    requests: &mpsc::Sender<Option<CommitSnapshotRequest>>,
+    header: CommitSnapshotRequest,
+    referenced: ReferencedIds,
+) -> anyhow::Result<u64> {
+    let send = |request| {
+        requests
+            .blocking_send(request)
+            .map_err(|_| anyhow::anyhow!("the snapshot commit ended before its chunk list"))
+    };
+    send(Some(header))?;
+    let mut ids = referenced.into_sorted()?;
+    let mut count = 0;
+    loop {
+        let batch = ids
+            .by_ref()
+            .take(COMMIT_BATCH)
+            .map(|id| id.map(|id| id.0.to_vec()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if batch.is_empty() {
+            break;
+        }
+        count += batch.len() as u64;
+        send(Some(CommitSnapshotRequest {
+            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds {
+                ids: batch,
+            })),
+        }))?;
+    }
+    send(None)?;
+    Ok(count)
+}
+
 /// The parent cache named chunks the server no longer holds.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -238,13 +274,16 @@ async fn run(
         next,
     };
     let walk_paths = absolute.clone();
+    // Where the snapshot's chunk list goes when it outgrows memory.
+    let spill_dir = state.dir.clone().unwrap_or_else(std::env::temp_dir);
     let handle = Handle::current();
     let backup_client = client.backup.clone();
     let walked = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline {
             ids: key.chunk_id_key(),
             key,
-            seen: Mutex::new(HashSet::new()),
+            seen: Mutex::new(RecentIds::default()),
+            spill_dir,
             buffers,
             budget: Budget::new(PIPELINE_BYTES),
             events,
@@ -262,7 +301,6 @@ async fn run(
     let mut summary = walked.summary;
     summary.chunks_uploaded = chunks_uploaded;
     summary.bytes_uploaded = bytes_uploaded;
-    summary.chunks = walked.referenced.len() as u64;
 
     let header = SnapshotHeader {
         tree_id: walked.root.0.to_vec(),
@@ -276,29 +314,34 @@ async fn run(
             bytes: summary.bytes,
         }),
     };
-    // The chunk ids go out in batches made as the transport asks for them,
-    // not as one more copy of every id.
-    let mut referenced = walked.referenced.into_iter();
-    let batches = std::iter::from_fn(move || {
-        let ids: Vec<Vec<u8>> = referenced
-            .by_ref()
-            .take(COMMIT_BATCH)
-            .map(|id| id.0.to_vec())
-            .collect();
-        (!ids.is_empty()).then_some(CommitSnapshotRequest {
-            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds { ids })),
-        })
-    });
+    // The chunk ids go out in batches as they are read back in order, a few
+    // batches ahead of the transport. The request stream ends only on an
+    // explicit last message: if the list cannot be read back, the call is
+    // cancelled instead, so the server never takes a cut-short list for a
+    // whole one.
     let header = CommitSnapshotRequest {
         part: Some(commit_snapshot_request::Part::Header(header)),
     };
-    let snapshot = client
-        .backup
-        .clone()
-        .commit_snapshot(futures::stream::iter(
-            std::iter::once(header).chain(batches),
-        ))
-        .await
+    let (requests, mut queued) = mpsc::channel::<Option<CommitSnapshotRequest>>(2);
+    let stream = futures::stream::poll_fn(move |cx| match queued.poll_recv(cx) {
+        std::task::Poll::Ready(Some(request)) => std::task::Poll::Ready(request),
+        std::task::Poll::Ready(None) | std::task::Poll::Pending => std::task::Poll::Pending,
+    });
+    let referenced = walked.referenced;
+    let mut producer =
+        tokio::task::spawn_blocking(move || send_chunk_list(&requests, header, referenced));
+    let mut backup = client.backup.clone();
+    let commit = backup.commit_snapshot(stream);
+    tokio::pin!(commit);
+    let mut listed = None;
+    let answer = tokio::select! {
+        answer = &mut commit => answer,
+        produced = &mut producer => {
+            listed = Some(produced.context("the snapshot's chunk list stopped")??);
+            commit.await
+        }
+    };
+    let snapshot = answer
         .map_err(|s| {
             let message = format!("the snapshot was not committed: {}", s.message());
             if used_cache
@@ -314,6 +357,13 @@ async fn run(
         .snapshot
         .context("the server returned no snapshot")?;
     summary.snapshot_id = snapshot.snapshot_id;
+    summary.chunks = match listed {
+        Some(count) => count,
+        // The server answered as the last message went out.
+        None => producer
+            .await
+            .context("the snapshot's chunk list stopped")??,
+    };
     let saved = match walked.next_cache {
         Some(Ok(next)) => next.commit(),
         Some(Err(trouble)) => Err(anyhow::anyhow!(trouble)),
@@ -496,7 +546,7 @@ type NextState = Result<NextCache, String>;
 struct Walked {
     root: ChunkId,
     summary: BackupSummary,
-    referenced: BTreeSet<ChunkId>,
+    referenced: ReferencedIds,
     /// The cache for the next backup, to commit with the snapshot.
     next_cache: Option<NextState>,
 }
@@ -506,7 +556,9 @@ struct Pipeline {
     key: DataKey,
     ids: ChunkIdKey,
     /// Chunks already on their way in this run.
-    seen: Mutex<HashSet<ChunkId>>,
+    seen: Mutex<RecentIds>,
+    /// Where the snapshot's chunk list is spilled.
+    spill_dir: PathBuf,
     /// Buffers of uploaded packs, for the next packs.
     buffers: PackBuffers,
     /// Bounds the chunk bytes in flight.
@@ -576,7 +628,7 @@ impl Pipeline {
                 parent_trees,
                 plain: plain_tx,
                 stack: Vec::new(),
-                referenced: BTreeSet::new(),
+                referenced: ReferencedIds::new(&self.spill_dir),
                 next_cache,
                 summary: BackupSummary::default(),
                 now_secs: cairn_core::unix_now(),
@@ -1113,7 +1165,7 @@ struct Assembler<'a> {
     plain: flume::Sender<Vec<Plain>>,
     /// The open directories, innermost last.
     stack: Vec<Tree>,
-    referenced: BTreeSet<ChunkId>,
+    referenced: ReferencedIds,
     /// The cache for the next backup, written as files are done.
     next_cache: Option<NextState>,
     summary: BackupSummary,
@@ -1156,7 +1208,7 @@ impl Assembler<'_> {
         sort_tree(&mut tree);
         let data = encode_tree(&tree);
         let id = self.pipeline.ids.chunk_id(&data);
-        self.referenced.insert(id);
+        self.referenced.insert(id)?;
         if let Some(Ok(next)) = self.next_cache.as_mut()
             && let Err(err) = next.add_tree(&id)
         {
@@ -1188,7 +1240,7 @@ impl Assembler<'_> {
             } => {
                 self.keep(entry);
                 self.summary.files_unchanged += 1;
-                return Ok(self.file_node(node, size, ids));
+                return self.file_node(node, size, ids);
             }
             Slot::Reading {
                 node,
@@ -1208,7 +1260,7 @@ impl Assembler<'_> {
         if steady && cache::settled(&read.after, self.now_secs) {
             self.keep(cache::Entry::new(&path, &read.after, &read.ids));
         }
-        Ok(self.file_node(node, read.size, read.ids))
+        self.file_node(node, read.size, read.ids)
     }
 
     /// Records `entry` in the next backup's cache; after a write error,
@@ -1226,13 +1278,82 @@ impl Assembler<'_> {
         self.next_cache = Some(Err(format!("{err:#}")));
     }
 
-    fn file_node(&mut self, mut node: Node, size: u64, ids: Vec<ChunkId>) -> Node {
+    fn file_node(&mut self, mut node: Node, size: u64, ids: Vec<ChunkId>) -> anyhow::Result<Node> {
         node.size = size;
         node.content = ids.iter().map(|id| id.0.to_vec()).collect();
-        self.referenced.extend(ids);
+        self.referenced.extend(ids)?;
         self.summary.files += 1;
         self.summary.bytes += size;
         self.pipeline.events.file_done();
-        node
+        Ok(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> CommitSnapshotRequest {
+        CommitSnapshotRequest {
+            part: Some(commit_snapshot_request::Part::Header(
+                SnapshotHeader::default(),
+            )),
+        }
+    }
+
+    fn spilled_set(dir: &Path, n: u64) -> ReferencedIds {
+        let mut set = ReferencedIds::new(dir);
+        for i in 0..n {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+            set.insert(ChunkId(bytes)).unwrap();
+        }
+        set
+    }
+
+    /// Everything the channel received, the end marker as `None`.
+    fn drain(
+        mut queued: mpsc::Receiver<Option<CommitSnapshotRequest>>,
+    ) -> (usize, Vec<Option<CommitSnapshotRequest>>) {
+        let mut got = Vec::new();
+        let mut ids = 0;
+        while let Ok(message) = queued.try_recv() {
+            if let Some(CommitSnapshotRequest {
+                part: Some(commit_snapshot_request::Part::ChunkIds(list)),
+            }) = &message
+            {
+                ids += list.ids.len();
+            }
+            got.push(message);
+        }
+        (ids, got)
+    }
+
+    #[test]
+    fn the_chunk_list_ends_with_an_explicit_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 300_000;
+        let (requests, queued) = mpsc::channel(1024);
+        let sent = send_chunk_list(&requests, header(), spilled_set(dir.path(), n)).unwrap();
+        assert_eq!(sent, n);
+        let (ids, got) = drain(queued);
+        assert_eq!(ids as u64, n);
+        assert!(got.last().unwrap().is_none());
+        assert_eq!(got.iter().filter(|m| m.is_none()).count(), 1);
+    }
+
+    #[test]
+    fn a_chunk_list_that_cannot_be_read_back_never_ends_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = spilled_set(dir.path(), 300_000);
+        set.lose_spilled();
+        let (requests, queued) = mpsc::channel(1024);
+        let err = send_chunk_list(&requests, header(), set).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot read back"), "{err:#}");
+        let (_, got) = drain(queued);
+        assert!(
+            got.iter().all(Option::is_some),
+            "the end of the list was sent after a failure"
+        );
     }
 }

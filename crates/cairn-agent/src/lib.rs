@@ -11,6 +11,7 @@ pub mod cli;
 mod client;
 pub mod daemon;
 mod enroll;
+mod idset;
 pub mod policy;
 mod progress;
 mod recycle;
