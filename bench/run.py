@@ -616,7 +616,12 @@ def corpus_stats(path: str) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def prepare_work(work: str) -> None:
+# How long ext4 steps over freed inodes whose inode-table block is still dirty (5 min + 5 s).
+RECENTLY_DELETED_S = 310.0
+
+
+def prepare_work(work: str) -> bool:
+    """Makes an empty work folder; True if an earlier run's files were deleted."""
     work = os.path.abspath(work)
     if work in ("/", os.path.expanduser("~"), REPO) or REPO.startswith(work + "/"):
         raise BenchError(f"refusing to use {work} as the work folder")
@@ -624,10 +629,14 @@ def prepare_work(work: str) -> None:
         if os.listdir(work) and not os.path.exists(os.path.join(work, MARKER)):
             raise BenchError(f"{work} is not empty and was not made by this benchmark ({MARKER} missing); "
                              "remove it or choose another --work")
+        wiped = len(os.listdir(work)) > 1
         shutil.rmtree(work)
+    else:
+        wiped = False
     os.makedirs(work)
     with open(os.path.join(work, MARKER), "w") as f:
         f.write("work folder of bench/run.py; wiped at the start of every run\n")
+    return wiped
 
 
 def main() -> int:
@@ -655,7 +664,7 @@ def main() -> int:
     work = os.path.abspath(args.work)
     corpus = os.path.join(work, "corpus")
     try:
-        prepare_work(work)
+        wiped_at = time.monotonic() if prepare_work(work) else None
     except BenchError as e:
         print(f"run.py: {e}", file=sys.stderr)
         return 2
@@ -741,6 +750,14 @@ def main() -> int:
             quiesce(corpus)
             record(t, "v2", o.backup("v2"))
 
+        if wiped_at is not None:
+            # The earlier run's files were deleted at the start: creating files stays slow
+            # on ext4 for a while after, which would land on whichever restore comes first.
+            left = RECENTLY_DELETED_S - (time.monotonic() - wiped_at)
+            if left > 0:
+                say(f"waiting {left:.0f} s before the restores: the earlier run's files were deleted "
+                    "at the start, and ext4 creates files slowly for five minutes after a mass delete")
+                time.sleep(left)
         say("hashing the corpus (version 2) for verification ...")
         expected = manifest(corpus)
         for t, o in objs.items():
