@@ -45,6 +45,8 @@ STEP_TITLES = {
     "restore": "restore v2",
 }
 MARKER = ".cairn-bench-workdir"
+# When a run last deleted its corpus and restores (seconds since the epoch), kept in the work folder.
+DELETED_AT = "deleted-at"
 DIRECTORY_PORT = 7400
 PASSWORD = "granite harbor ledger 2026"
 
@@ -620,8 +622,9 @@ def corpus_stats(path: str) -> dict:
 RECENTLY_DELETED_S = 310.0
 
 
-def prepare_work(work: str) -> bool:
-    """Makes an empty work folder; True if an earlier run's files were deleted."""
+def prepare_work(work: str) -> float | None:
+    """Makes an empty work folder. Returns when many files of an earlier run were last
+    deleted (at its end, or now by this wipe), or None if none were."""
     work = os.path.abspath(work)
     if work in ("/", os.path.expanduser("~"), REPO) or REPO.startswith(work + "/"):
         raise BenchError(f"refusing to use {work} as the work folder")
@@ -629,14 +632,22 @@ def prepare_work(work: str) -> bool:
         if os.listdir(work) and not os.path.exists(os.path.join(work, MARKER)):
             raise BenchError(f"{work} is not empty and was not made by this benchmark ({MARKER} missing); "
                              "remove it or choose another --work")
-        wiped = len(os.listdir(work)) > 1
+        deleted_at = None
+        try:
+            with open(os.path.join(work, DELETED_AT)) as f:
+                deleted_at = float(f.read().strip())
+        except (OSError, ValueError):
+            pass
+        # Results and logs alone are a handful of files; a kept corpus or restore is thousands.
+        if sum(len(names) for _, _, names in os.walk(work)) > 10_000:
+            deleted_at = time.time()
         shutil.rmtree(work)
     else:
-        wiped = False
+        deleted_at = None
     os.makedirs(work)
     with open(os.path.join(work, MARKER), "w") as f:
         f.write("work folder of bench/run.py; wiped at the start of every run\n")
-    return wiped
+    return deleted_at
 
 
 def main() -> int:
@@ -664,7 +675,7 @@ def main() -> int:
     work = os.path.abspath(args.work)
     corpus = os.path.join(work, "corpus")
     try:
-        wiped_at = time.monotonic() if prepare_work(work) else None
+        deleted_at = prepare_work(work)
     except BenchError as e:
         print(f"run.py: {e}", file=sys.stderr)
         return 2
@@ -750,13 +761,13 @@ def main() -> int:
             quiesce(corpus)
             record(t, "v2", o.backup("v2"))
 
-        if wiped_at is not None:
-            # The earlier run's files were deleted at the start: creating files stays slow
-            # on ext4 for a while after, which would land on whichever restore comes first.
-            left = RECENTLY_DELETED_S - (time.monotonic() - wiped_at)
+        if deleted_at is not None:
+            # An earlier run's files were deleted lately: creating files stays slow on ext4
+            # for a while after, which would land on whichever restore comes first.
+            left = RECENTLY_DELETED_S - (time.time() - deleted_at)
             if left > 0:
-                say(f"waiting {left:.0f} s before the restores: the earlier run's files were deleted "
-                    "at the start, and ext4 creates files slowly for five minutes after a mass delete")
+                say(f"waiting {left:.0f} s before the restores: an earlier run's files were deleted "
+                    "lately, and ext4 creates files slowly for five minutes after a mass delete")
                 time.sleep(left)
         say("hashing the corpus (version 2) for verification ...")
         expected = manifest(corpus)
@@ -826,9 +837,15 @@ def main() -> int:
     say(f"results: {work}/results.txt, {work}/results.json; logs in {logs}")
 
     if not args.keep:
+        deleted = 0
         for name in ("corpus", "restic-repo", "restic-cache", "borg-repo", "borg-base", "cairn", "home",
                      *(f"restore-{t}" for t in TOOLS)):
-            shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+            path = os.path.join(work, name)
+            deleted += sum(len(names) for _, _, names in os.walk(path))
+            shutil.rmtree(path, ignore_errors=True)
+        if deleted > 10_000:
+            with open(os.path.join(work, DELETED_AT), "w") as f:
+                f.write(f"{time.time():.0f}\n")
     if failures and exit_code == 0:
         exit_code = 1
     return exit_code
