@@ -266,17 +266,9 @@ mod tests {
         assert_eq!(blob.stored.len(), 1 + 1 + cairn_crypto::SEAL_OVERHEAD);
     }
 
-    /// Bytes no compressor can shorten (xorshift), `len` of them.
+    /// Bytes no compressor can shorten, `len` of them.
     fn noise(len: usize) -> Vec<u8> {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        crate::chunker::tests::pseudo_random(len, 0x9e37_79b9_7f4a_7c15)
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub fn chunk_slice(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashSet;
     use std::io::{Seek, Write};
 
@@ -166,7 +166,7 @@ mod tests {
     const MIB: usize = 1024 * 1024;
 
     /// Incompressible, reproducible bytes (xorshift).
-    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    pub(crate) fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {
