@@ -203,9 +203,9 @@ impl Restorer {
         });
         let dirs = planned?;
         // Directories last, deepest first: writing into one changes its time.
-        for (path, node) in dirs.iter().rev() {
-            if let Err(err) = set_meta(path, node) {
-                self.fail(path, &format!("{err:#}"));
+        for dir in dirs.iter().rev() {
+            if let Err(err) = dir.apply() {
+                self.fail(&dir.path, &format!("{err:#}"));
             }
         }
         let failures =
@@ -245,7 +245,7 @@ impl Restorer {
         root: ChunkId,
         target: &Path,
         jobs: flume::Sender<Job>,
-    ) -> anyhow::Result<Vec<(PathBuf, Node)>> {
+    ) -> anyhow::Result<Vec<DirMeta>> {
         let mut dirs = Vec::new();
         let mut small = SmallFiles::default();
         let mut level = vec![(root, target.to_owned())];
@@ -288,9 +288,9 @@ impl Restorer {
         jobs: &flume::Sender<Job>,
         small: &mut SmallFiles,
         next: &mut Vec<(ChunkId, PathBuf)>,
-        dirs: &mut Vec<(PathBuf, Node)>,
+        dirs: &mut Vec<DirMeta>,
     ) -> anyhow::Result<()> {
-        for mut node in nodes {
+        for node in nodes {
             let child = child_path(path, &node.name)?;
             match NodeKind::try_from(node.kind) {
                 Ok(NodeKind::File) if node.size > BATCH_BYTES => {
@@ -303,9 +303,12 @@ impl Restorer {
                         .map_err(|e| anyhow::anyhow!("{}: {e}", child.display()))?;
                     fs::create_dir(&child)
                         .with_context(|| format!("cannot create {}", child.display()))?;
-                    node.subtree.clear();
                     next.push((subtree, child.clone()));
-                    dirs.push((child, node));
+                    dirs.push(DirMeta {
+                        path: child,
+                        mode: node.mode,
+                        mtime: FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos),
+                    });
                 }
                 Ok(NodeKind::Symlink) => {
                     std::os::unix::fs::symlink(OsStr::from_bytes(&node.link_target), &child)
@@ -424,12 +427,14 @@ impl Restorer {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut file = create(path)?;
         removed_on_error(path, || {
+            let mut written = 0;
             for data in parts {
                 file.write_all(data)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 self.events.bytes_done(data.len() as u64);
+                written += data.len() as u64;
             }
-            self.finish_file(file, path, node)
+            self.finish_file(file, path, node, written)
         })
     }
 
@@ -437,12 +442,19 @@ impl Restorer {
         let ids = chunk_ids(node)?;
         let mut file = create(path)?;
         removed_on_error(path, || {
-            self.write_large(&mut file, path, &ids)?;
-            self.finish_file(file, path, node)
+            let written = self.write_large(&mut file, path, &ids)?;
+            self.finish_file(file, path, node, written)
         })
     }
 
-    fn write_large(&self, file: &mut fs::File, path: &Path, ids: &[ChunkId]) -> anyhow::Result<()> {
+    /// Writes the chunks `ids` to `file`, returning the bytes written.
+    fn write_large(
+        &self,
+        file: &mut fs::File,
+        path: &Path,
+        ids: &[ChunkId],
+    ) -> anyhow::Result<u64> {
+        let mut total = 0;
         let mut windows = ids.chunks(LARGE_FILE_WINDOW);
         let mut current = windows.next().map(|w| (w, self.fetch(w)));
         while let Some((window, fetched)) = current {
@@ -457,6 +469,7 @@ impl Restorer {
                         file.write_all(data)
                             .with_context(|| format!("cannot write {}", path.display()))?;
                         self.events.bytes_done(data.len() as u64);
+                        total += data.len() as u64;
                     }
                     Ok(())
                 });
@@ -469,16 +482,27 @@ impl Restorer {
                 None => None,
             };
         }
-        Ok(())
+        Ok(total)
     }
 
-    fn finish_file(&self, file: fs::File, path: &Path, node: &Node) -> anyhow::Result<()> {
-        let written = file.metadata()?.len();
+    /// Checks the size and sets the mode and time through the open file:
+    /// no path lookups, and no second open of the file.
+    fn finish_file(
+        &self,
+        file: fs::File,
+        path: &Path,
+        node: &Node,
+        written: u64,
+    ) -> anyhow::Result<()> {
         if written != node.size {
             anyhow::bail!("restored {written} bytes, expected {}", node.size);
         }
+        file.set_permissions(fs::Permissions::from_mode(node.mode & 0o7777))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        let mtime = FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos);
+        filetime::set_file_handle_times(&file, None, Some(mtime))
+            .with_context(|| format!("cannot set the time of {}", path.display()))?;
         drop(file);
-        set_meta(path, node)?;
         self.files.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(written, Ordering::Relaxed);
         self.events.file_done();
@@ -536,12 +560,23 @@ fn create(path: &Path) -> anyhow::Result<fs::File> {
         })
 }
 
-fn set_meta(path: &Path, node: &Node) -> anyhow::Result<()> {
-    fs::set_permissions(path, fs::Permissions::from_mode(node.mode & 0o7777))
-        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-    let mtime = FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos);
-    filetime::set_file_mtime(path, mtime)
-        .with_context(|| format!("cannot set the time of {}", path.display()))
+/// A restored directory's mode and time, set once everything in it is
+/// written (writing into a directory changes its time). Only these are kept
+/// of its node: a restore holds one for every directory of the snapshot.
+struct DirMeta {
+    path: PathBuf,
+    mode: u32,
+    mtime: FileTime,
+}
+
+impl DirMeta {
+    fn apply(&self) -> anyhow::Result<()> {
+        let path = &self.path;
+        fs::set_permissions(path, fs::Permissions::from_mode(self.mode & 0o7777))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        filetime::set_file_mtime(path, self.mtime)
+            .with_context(|| format!("cannot set the time of {}", path.display()))
+    }
 }
 
 /// A send to the workers failed: they stopped, and the first to fail says
