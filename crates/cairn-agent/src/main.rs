@@ -1,7 +1,12 @@
 //! `cairn-agent`: enroll, backup, snapshots, restore.
 
+fn main() -> std::process::ExitCode {
+    cairn_core::process::limit_malloc_arenas();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn run() -> std::process::ExitCode {
     let mut out = std::io::stdout();
     match cairn_agent::cli::run(std::env::args_os(), &mut out).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

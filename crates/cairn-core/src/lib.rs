@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod policy;
+pub mod process;
 pub mod region;
 pub mod secret;
 pub mod validate;

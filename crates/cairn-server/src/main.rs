@@ -16,8 +16,13 @@ struct Args {
     config: Option<PathBuf>,
 }
 
+fn main() -> std::process::ExitCode {
+    cairn_core::process::limit_malloc_arenas();
+    serve()
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn serve() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
