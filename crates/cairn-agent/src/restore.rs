@@ -17,13 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use bytes::Bytes;
 use filetime::FileTime;
 use futures::StreamExt;
 use tokio::runtime::Handle;
 
 use cairn_core::{ChunkId, SnapshotId};
 use cairn_crypto::{ChunkIdKey, DataKey};
-use cairn_engine::{decode_owned_blob, decode_tree};
+use cairn_engine::{decode_blob, decode_tree};
 use cairn_proto::backup::v1::{GetSnapshotRequest, Node, NodeKind, ReadChunksRequest};
 
 use crate::client::Backup;
@@ -163,7 +164,7 @@ impl SmallFiles {
 }
 
 /// A chunk as fetched: its plaintext, or why it cannot be had.
-type Fetched = HashMap<ChunkId, Result<Vec<u8>, String>>;
+type Fetched = HashMap<ChunkId, Result<Bytes, String>>;
 
 struct Restorer {
     key: DataKey,
@@ -347,7 +348,7 @@ impl Restorer {
                 if !batch.contains(&id) {
                     anyhow::bail!("the server sent chunk {id}, which was not asked for");
                 }
-                let plain = decode_owned_blob(&self.key, &self.ids, &id, data)
+                let plain = decode_blob(&self.key, &self.ids, &id, &data)
                     .map_err(|e| format!("chunk {id} is damaged: {e}"));
                 out.insert(id, plain);
             }
@@ -359,7 +360,7 @@ impl Restorer {
         Ok(out)
     }
 
-    fn read_chunks(&self, batch: &[ChunkId]) -> anyhow::Result<Vec<(ChunkId, Vec<u8>)>> {
+    fn read_chunks(&self, batch: &[ChunkId]) -> anyhow::Result<Vec<(ChunkId, Bytes)>> {
         let request = ReadChunksRequest {
             chunk_ids: batch.iter().map(|id| id.0.to_vec()).collect(),
         };
@@ -383,9 +384,9 @@ impl Restorer {
             .map(|chunk| {
                 let id =
                     ChunkId::from_slice(&chunk.id, "id").map_err(|e| anyhow::anyhow!("{e}"))?;
-                // The message's buffer is shared: this is the one copy, into
-                // a buffer the chunk is then decrypted and inflated in.
-                Ok((id, Vec::from(chunk.data)))
+                // A view of the message's buffer: the chunk is decrypted
+                // straight out of it.
+                Ok((id, chunk.data))
             })
             .collect()
     }

@@ -73,22 +73,22 @@ fn seal_in_place(key: &[u8; 32], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), Cr
     Ok(())
 }
 
+/// Decrypts straight from `sealed` into a buffer of the plaintext's size:
+/// the one pass that reads the ciphertext also writes the result, with no
+/// copy of the sealed bytes and no shifting of the plaintext afterwards.
 fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    open_in_place(key, aad, sealed.to_vec())
-}
-
-fn open_in_place(key: &[u8; 32], aad: &[u8], mut sealed: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
     if sealed.len() < SEAL_OVERHEAD {
         return Err(CryptoError::TooShort(sealed.len()));
     }
-    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
-        .map_err(|_| CryptoError::TooShort(sealed.len()))?;
-    let len = aead_key(key)?
-        .open_within(nonce, Aad::from(aad), &mut sealed, NONCE_LEN..)
-        .map_err(|_| CryptoError::Authentication)?
-        .len();
-    sealed.truncate(len);
-    Ok(sealed)
+    let (nonce, rest) = sealed.split_at(NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let nonce =
+        Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::TooShort(sealed.len()))?;
+    let mut plaintext = vec![0u8; ciphertext.len()];
+    aead_key(key)?
+        .open_separate_gather(nonce, Aad::from(aad), ciphertext, tag, &mut plaintext)
+        .map_err(|_| CryptoError::Authentication)?;
+    Ok(plaintext)
 }
 
 fn key_bytes(bytes: &[u8]) -> Result<[u8; 32], CryptoError> {
@@ -137,12 +137,6 @@ impl DataKey {
     /// any changed byte.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         open(&self.0, aad, sealed)
-    }
-
-    /// [`DataKey::open`] without a copy: the plaintext is decrypted where
-    /// the sealed bytes were, moved to the front of the same buffer.
-    pub fn open_in_place(&self, aad: &[u8], sealed: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
-        open_in_place(&self.0, aad, sealed)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 
+use bytes::Bytes;
 use cairn_core::ChunkId;
 use cairn_crypto::{ChunkIdKey, DataKey, SEAL_OVERHEAD, SEAL_PREFIX};
 
@@ -134,32 +135,21 @@ fn worth_compressing(
 /// Opens, decompresses (bounded) and checks a stored chunk against its id.
 /// Hostile or corrupted input is an error, and never makes this allocate
 /// more than about twice `MAX_BLOB_SIZE`.
+///
+/// The chunk is decrypted straight out of `stored` (no copy of it is made
+/// first), and a compressed one is inflated into a buffer of exactly the
+/// size its frame names. A chunk stored uncompressed is returned in the
+/// buffer it was decrypted into, past its one-byte header, not shifted.
 pub fn decode_blob(
     key: &DataKey,
     id_key: &ChunkIdKey,
     id: &ChunkId,
     stored: &[u8],
-) -> Result<Vec<u8>, EngineError> {
-    decode_owned_blob(key, id_key, id, stored.to_vec())
-}
-
-/// [`decode_blob`] for a stored chunk the caller gives up: it is opened in
-/// its own buffer, and a compressed one is inflated into a buffer of
-/// exactly the size its frame names, so a chunk costs its stored size and
-/// its plaintext, not also a copy of one and a regrown other.
-pub fn decode_owned_blob(
-    key: &DataKey,
-    id_key: &ChunkIdKey,
-    id: &ChunkId,
-    stored: Vec<u8>,
-) -> Result<Vec<u8>, EngineError> {
-    let mut body = key.open_in_place(id.as_bytes(), stored)?;
+) -> Result<Bytes, EngineError> {
+    let body = key.open(id.as_bytes(), stored)?;
     let plaintext = match body.first().copied() {
-        Some(RAW) => {
-            body.drain(..1);
-            body
-        }
-        Some(ZSTD) => decompress(&body[1..])?,
+        Some(RAW) => Bytes::from(body).slice(1..),
+        Some(ZSTD) => Bytes::from(decompress(&body[1..])?),
         Some(other) => return Err(EngineError::Format(other)),
         None => return Err(EngineError::EmptyBlob),
     };
@@ -401,7 +391,7 @@ mod tests {
         let zeros = std::io::repeat(0).take(MAX_BLOB_SIZE as u64 + 4096);
         let mut body = vec![ZSTD];
         body.extend(zstd::stream::encode_all(zeros, ZSTD_LEVEL).unwrap());
-        let result = decode_owned_blob(&key, &ids, &id, forge(&key, &id, &body));
+        let result = decode_blob(&key, &ids, &id, &forge(&key, &id, &body));
         assert!(
             matches!(result, Err(EngineError::TooLarge(MAX_BLOB_SIZE))),
             "{result:?}"
