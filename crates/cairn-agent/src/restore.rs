@@ -9,9 +9,8 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,7 @@ use filetime::FileTime;
 use futures::StreamExt;
 use tokio::runtime::Handle;
 
+use cairn_core::direct_io::DirectWriter;
 use cairn_core::{ChunkId, SnapshotId};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::{decode_blob, decode_tree};
@@ -36,6 +36,10 @@ const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 const BATCH_IDS: usize = 1000;
 /// Chunks of a large file fetched per call.
 const LARGE_FILE_WINDOW: usize = 2;
+/// Files from this size up are written with direct I/O (see [`create`]).
+const DIRECT_MIN: u64 = 256 * 1024;
+/// Bytes a file is written in, with direct I/O.
+const DIRECT_WRITE: usize = 1024 * 1024;
 /// Trees fetched per call.
 const TREE_BATCH: usize = 256;
 /// Files named in the error of a partial restore.
@@ -426,36 +430,49 @@ impl Restorer {
             .iter()
             .map(|id| chunk(chunks, id))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut file = create(path)?;
-        removed_on_error(path, || {
-            let mut written = 0;
+        self.write_file(path, node, |file| {
             for data in parts {
-                file.write_all(data)
+                file.write(data)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 self.events.bytes_done(data.len() as u64);
-                written += data.len() as u64;
             }
-            self.finish_file(file, path, node, written)
+            Ok(())
         })
     }
 
     fn large_file(&self, path: &Path, node: &Node) -> anyhow::Result<()> {
         let ids = chunk_ids(node)?;
-        let mut file = create(path)?;
-        removed_on_error(path, || {
-            let written = self.write_large(&mut file, path, &ids)?;
-            self.finish_file(file, path, node, written)
-        })
+        self.write_file(path, node, |file| self.write_large(file, path, &ids))
     }
 
-    /// Writes the chunks `ids` to `file`, returning the bytes written.
+    /// Creates `path`, has `fill` write its bytes, and finishes it; a file
+    /// that fails is removed: a half-written file must not pass for a
+    /// restored one.
+    fn write_file(
+        &self,
+        path: &Path,
+        node: &Node,
+        fill: impl FnOnce(&mut DirectWriter) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut file = create(path, node.size)?;
+        fill(&mut file)
+            .and_then(|()| {
+                let written = file.len();
+                let done = file
+                    .finish()
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                self.finish_file(done, path, node, written)
+            })
+            .inspect_err(|_| drop(fs::remove_file(path)))
+    }
+
+    /// Writes the chunks `ids` to `file`.
     fn write_large(
         &self,
-        file: &mut fs::File,
+        file: &mut DirectWriter,
         path: &Path,
         ids: &[ChunkId],
-    ) -> anyhow::Result<u64> {
-        let mut total = 0;
+    ) -> anyhow::Result<()> {
         let mut windows = ids.chunks(LARGE_FILE_WINDOW);
         let mut current = windows.next().map(|w| (w, self.fetch(w)));
         while let Some((window, fetched)) = current {
@@ -467,10 +484,9 @@ impl Restorer {
                 let written = fetched.and_then(|chunks| {
                     for id in window {
                         let data = chunk(&chunks, id)?;
-                        file.write_all(data)
+                        file.write(data)
                             .with_context(|| format!("cannot write {}", path.display()))?;
                         self.events.bytes_done(data.len() as u64);
-                        total += data.len() as u64;
                     }
                     Ok(())
                 });
@@ -483,14 +499,14 @@ impl Restorer {
                 None => None,
             };
         }
-        Ok(total)
+        Ok(())
     }
 
     /// Checks the size and sets the mode and time through the open file:
     /// no path lookups, and no second open of the file.
     fn finish_file(
         &self,
-        file: fs::File,
+        file: &fs::File,
         path: &Path,
         node: &Node,
         written: u64,
@@ -501,9 +517,8 @@ impl Restorer {
         file.set_permissions(fs::Permissions::from_mode(node.mode & 0o7777))
             .with_context(|| format!("cannot set the mode of {}", path.display()))?;
         let mtime = FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos);
-        filetime::set_file_handle_times(&file, None, Some(mtime))
+        filetime::set_file_handle_times(file, None, Some(mtime))
             .with_context(|| format!("cannot set the time of {}", path.display()))?;
-        drop(file);
         self.files.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(written, Ordering::Relaxed);
         self.events.file_done();
@@ -518,15 +533,6 @@ fn chunk<'a>(chunks: &'a Fetched, id: &ChunkId) -> anyhow::Result<&'a [u8]> {
         Some(Err(why)) => anyhow::bail!("{why}"),
         None => anyhow::bail!("the server did not return chunk {id}"),
     }
-}
-
-/// Runs `write` on a file this restore created, removing the file if it
-/// fails: a half-written file must not pass for a restored one.
-fn removed_on_error<T>(
-    path: &Path,
-    write: impl FnOnce() -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    write().inspect_err(|_| drop(fs::remove_file(path)))
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -548,17 +554,27 @@ fn child_path(dir: &Path, name: &[u8]) -> anyhow::Result<PathBuf> {
     Ok(dir.join(OsStr::from_bytes(name)))
 }
 
-fn create(path: &Path) -> anyhow::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| {
-            format!(
-                "cannot create {} (restore never overwrites)",
-                path.display()
-            )
-        })
+/// Creates `path` (never over an existing file) for a file of `size`
+/// bytes. From [`DIRECT_MIN`] up, the file is written with direct I/O where
+/// the filesystem allows it (see [`cairn_core::direct_io`]): a restore of
+/// many gigabytes then neither pays for fresh page-cache pages nor pushes
+/// the machine's working set out of the cache. Smaller files go through
+/// the cache, which lets the system write many of them out together.
+fn create(path: &Path, size: u64) -> anyhow::Result<DirectWriter> {
+    let write_size = size.min(DIRECT_WRITE as u64) as usize;
+    DirectWriter::open(size >= DIRECT_MIN, write_size, |flags| {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(flags)
+            .open(path)
+    })
+    .with_context(|| {
+        format!(
+            "cannot create {} (restore never overwrites)",
+            path.display()
+        )
+    })
 }
 
 /// A restored directory's mode and time, set once everything in it is

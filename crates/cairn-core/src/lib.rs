@@ -1,10 +1,12 @@
 //! Cairn's domain vocabulary: regions, identifiers, validated input types, the
 //! one error type every service maps to a gRPC status, and configuration loading.
 //!
-//! This crate holds no I/O beyond reading configuration and secret files; it
-//! must not depend on a database, an object store or a service crate.
+//! This crate holds no I/O beyond reading configuration and secret files and
+//! the direct-I/O file writer the store and the agent share; it must not
+//! depend on a database, an object store or a service crate.
 
 pub mod config;
+pub mod direct_io;
 pub mod error;
 pub mod ids;
 pub mod policy;

@@ -11,16 +11,14 @@
 //! same pack finds the first and never replaces it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+use cairn_core::direct_io::DirectWriter;
 
-/// Direct I/O needs buffers, offsets and lengths aligned to the device's
-/// logical block size; 4 KiB covers every common device.
-const ALIGN: usize = 4096;
 /// Bytes gathered into the aligned buffer per write.
 const WRITE_SIZE: usize = 1024 * 1024;
 
@@ -47,15 +45,9 @@ pub(crate) fn write_create_only(dest: &Path, parts: &[Bytes]) -> io::Result<Writ
 /// A pack being written to its staging file, a part at a time. Dropped
 /// before [`Staging::commit`], it removes the staging file.
 pub(crate) struct Staging {
-    file: File,
+    writer: DirectWriter,
     /// `None` once committed.
     path: Option<PathBuf>,
-    direct: bool,
-    /// Bytes not yet written, in the aligned window of `raw` (direct I/O).
-    raw: Vec<u8>,
-    start: usize,
-    filled: usize,
-    len: u64,
 }
 
 impl Staging {
@@ -68,57 +60,40 @@ impl Staging {
     /// `create`, with direct I/O only if `try_direct` (and possible).
     fn open(dir: PathBuf, try_direct: bool) -> io::Result<Staging> {
         std::fs::create_dir_all(&dir)?;
-        // The aligned window is found before the file is opened: without
-        // one (`align_offset` may give up), the file is written plainly.
-        let mut raw = vec![0u8; WRITE_SIZE + ALIGN];
-        let start = raw.as_ptr().align_offset(ALIGN);
-        let (file, path, direct) = create_staging(&dir, try_direct && start < ALIGN)?;
-        if !direct {
-            raw = Vec::new();
-        }
-        Ok(Staging {
-            file,
-            path: Some(path),
-            direct,
-            raw,
-            start,
-            filled: 0,
-            len: 0,
-        })
-    }
-
-    pub(crate) fn write(&mut self, mut part: &[u8]) -> io::Result<()> {
-        self.len += part.len() as u64;
-        if !self.direct {
-            return self.file.write_all(part);
-        }
-        let buf = &mut self.raw[self.start..self.start + WRITE_SIZE];
-        while !part.is_empty() {
-            let n = part.len().min(WRITE_SIZE - self.filled);
-            buf[self.filled..self.filled + n].copy_from_slice(&part[..n]);
-            (self.filled, part) = (self.filled + n, &part[n..]);
-            if self.filled == WRITE_SIZE {
-                self.file.write_all(buf)?;
-                self.filled = 0;
+        loop {
+            let suffix = u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!("pack#{suffix}"));
+            let opened = DirectWriter::open(try_direct, WRITE_SIZE, |flags| {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(flags)
+                    .open(&path)
+            });
+            match opened {
+                Ok(writer) => {
+                    return Ok(Staging {
+                        writer,
+                        path: Some(path),
+                    });
+                }
+                // Left over from a process that stopped mid-write: try another name.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
             }
         }
-        Ok(())
+    }
+
+    pub(crate) fn write(&mut self, part: &[u8]) -> io::Result<()> {
+        self.writer.write(part)
     }
 
     /// Makes the bytes durable and links them in as `dest` (on the staging
     /// file's filesystem), unless something is there already.
     pub(crate) fn commit(mut self, dest: &Path) -> io::Result<Written> {
-        if self.filled > 0 {
-            // The tail is written as whole blocks, then cut to the length.
-            let padded = self.filled.next_multiple_of(ALIGN);
-            let buf = &mut self.raw[self.start..self.start + padded];
-            buf[self.filled..].fill(0);
-            self.file.write_all(buf)?;
-            self.file.set_len(self.len)?;
-        }
-        self.file.sync_data()?;
         let path = self.path.take().expect("a staging file is committed once");
-        let linked = link_durably(&path, dest);
+        let written = self.writer.finish().and_then(File::sync_data);
+        let linked = written.and_then(|()| link_durably(&path, dest));
         // The staging name goes either way; the pack, if linked, stays.
         let _ = std::fs::remove_file(&path);
         linked
@@ -158,34 +133,6 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if let Some(path) = self.path.take() {
             let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// A new staging file (`pack#<digits>`) in `dir`, opened for direct I/O if
-/// the filesystem supports it (not all do: older tmpfs, some network and
-/// FUSE filesystems).
-fn create_staging(dir: &Path, try_direct: bool) -> io::Result<(File, PathBuf, bool)> {
-    loop {
-        let suffix = u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed);
-        let staging = dir.join(format!("pack#{suffix}"));
-        let open = |flags| {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(flags)
-                .open(&staging)
-        };
-        let opened = match open(if try_direct { libc::O_DIRECT } else { 0 }) {
-            Ok(file) => Ok((file, try_direct)),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => open(0).map(|f| (f, false)),
-            Err(e) => Err(e),
-        };
-        match opened {
-            Ok((file, direct)) => return Ok((file, staging, direct)),
-            // Left over from a process that stopped mid-write: try another name.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
         }
     }
 }
@@ -233,6 +180,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_core::direct_io::ALIGN;
 
     fn parts_of(sizes: &[usize]) -> (Vec<Bytes>, Vec<u8>) {
         let mut all = Vec::new();
@@ -278,7 +226,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("ab/pack");
         let mut staging = Staging::open(dir.path().to_owned(), false).unwrap();
-        assert!(!staging.direct);
+        assert!(!staging.writer.is_direct());
         let (parts, all) = parts_of(&[ALIGN + 3, 10]);
         for part in &parts {
             staging.write(part).unwrap();
