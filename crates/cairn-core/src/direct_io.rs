@@ -3,8 +3,8 @@
 //! Bytes written through the page cache are first copied into freshly
 //! allocated cache pages, and on a machine whose memory is handed out lazily
 //! (most virtual machines) touching those pages for the first time costs far
-//! more than the copy: writing 1.5 GB took 1.3 to 5 s of kernel time that
-//! way here, against 0.25 s with `O_DIRECT`. Packs (written once, read
+//! more than the copy: on a 2-core virtual machine, writing 1.5 GB took
+//! 1.3 to 5 s of kernel time that way, against 0.25 s with `O_DIRECT`. Packs (written once, read
 //! rarely) and the large files of a restore (which would also push the
 //! machine's working set out of the cache) are written directly; a
 //! filesystem that refuses `O_DIRECT` gets plain writes.
