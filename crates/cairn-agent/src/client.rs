@@ -12,6 +12,13 @@ use crate::AgentState;
 
 /// Largest message the agent accepts (a restore batch can carry an 8 MiB chunk).
 const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// HTTP/2 flow-control windows and the largest frame the agent accepts, as
+/// the server's for uploads. A restore streams megabyte messages to the
+/// agent; hyper's defaults (16 KiB frames) cost a frame, a socket read and
+/// a wake-up of the waiting worker per 16 KiB.
+const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+const MAX_FRAME: u32 = 256 * 1024;
 
 #[derive(Clone)]
 pub struct Bearer(MetadataValue<Ascii>);
@@ -41,6 +48,9 @@ pub struct AgentClient {
 pub(crate) async fn channel(endpoint: &str) -> anyhow::Result<Channel> {
     Endpoint::from_shared(endpoint.to_owned())
         .with_context(|| format!("`{endpoint}` is not a valid endpoint"))?
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .connect()
         .await
         .with_context(|| format!("cannot reach {endpoint}"))
