@@ -5,20 +5,11 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
 
+use cairn_core::transport::{CONNECTION_WINDOW, MAX_FRAME, MAX_MESSAGE_SIZE, STREAM_WINDOW};
 use cairn_proto::backup::v1::backup_service_client::BackupServiceClient;
 use cairn_proto::orgs::v1::{AgentTokenRequest, orgs_service_client::OrgsServiceClient};
 
 use crate::AgentState;
-
-/// Largest message the agent accepts (a restore batch can carry an 8 MiB chunk).
-const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
-/// HTTP/2 flow-control windows and the largest frame the agent accepts, as
-/// the server's for uploads. A restore streams megabyte messages to the
-/// agent; hyper's defaults (16 KiB frames) cost a frame, a socket read and
-/// a wake-up of the waiting worker per 16 KiB.
-const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
-const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
-const MAX_FRAME: u32 = 256 * 1024;
 
 #[derive(Clone)]
 pub struct Bearer(MetadataValue<Ascii>);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -562,14 +562,7 @@ fn child_path(dir: &Path, name: &[u8]) -> anyhow::Result<PathBuf> {
 /// the cache, which lets the system write many of them out together.
 fn create(path: &Path, size: u64) -> anyhow::Result<DirectWriter> {
     let write_size = size.min(DIRECT_WRITE as u64) as usize;
-    DirectWriter::open(size >= DIRECT_MIN, write_size, |flags| {
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(flags)
-            .open(path)
-    })
-    .with_context(|| {
+    DirectWriter::create_new(path, size >= DIRECT_MIN, write_size).with_context(|| {
         format!(
             "cannot create {} (restore never overwrites)",
             path.display()

@@ -9,8 +9,10 @@
 //! machine's working set out of the cache) are written directly; a
 //! filesystem that refuses `O_DIRECT` gets plain writes.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 /// Direct I/O needs buffers, offsets and lengths aligned to the device's
 /// logical block size; 4 KiB covers every common device.
@@ -75,6 +77,22 @@ impl DirectWriter {
         })
     }
 
+    /// [`DirectWriter::open`] of a new file at `path`, never over an
+    /// existing one (`AlreadyExists`).
+    pub fn create_new(
+        path: &Path,
+        try_direct: bool,
+        write_size: usize,
+    ) -> io::Result<DirectWriter> {
+        DirectWriter::open(try_direct, write_size, |flags| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(flags)
+                .open(path)
+        })
+    }
+
     /// Whether the file takes direct I/O.
     pub fn is_direct(&self) -> bool {
         self.direct
@@ -128,17 +146,6 @@ impl DirectWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::OpenOptionsExt;
-
-    fn create(path: &std::path::Path) -> impl FnMut(i32) -> io::Result<File> + '_ {
-        move |flags| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(flags)
-                .open(path)
-        }
-    }
 
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i % 251) as u8 ^ 0x5a).collect()
@@ -163,7 +170,7 @@ mod tests {
         {
             for try_direct in [true, false] {
                 let path = dir.path().join(format!("{n}-{try_direct}"));
-                let mut writer = DirectWriter::open(try_direct, size, create(&path)).unwrap();
+                let mut writer = DirectWriter::create_new(&path, try_direct, size).unwrap();
                 if !try_direct {
                     assert!(!writer.is_direct());
                 }
@@ -192,7 +199,7 @@ mod tests {
             if flags & O_DIRECT != 0 {
                 return Err(io::Error::from_raw_os_error(libc::EINVAL));
             }
-            create(&path)(flags)
+            OpenOptions::new().write(true).create_new(true).open(&path)
         })
         .unwrap();
         assert_eq!(asked, [O_DIRECT, 0]);
@@ -208,7 +215,7 @@ mod tests {
         let path = dir.path().join("taken");
         std::fs::write(&path, b"kept").unwrap();
         for try_direct in [true, false] {
-            let err = DirectWriter::open(try_direct, ALIGN, create(&path))
+            let err = DirectWriter::create_new(&path, try_direct, ALIGN)
                 .err()
                 .expect("create_new over an existing file");
             assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod process;
 pub mod region;
 pub mod secret;
+pub mod transport;
 pub mod validate;
 
 pub use error::{EntityKind, Error, Result};

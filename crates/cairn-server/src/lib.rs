@@ -22,6 +22,7 @@ use cairn_backup::BackupService;
 use cairn_core::Region;
 use cairn_core::config::ServerConfig;
 use cairn_core::secret::load_or_create_hex;
+use cairn_core::transport::{CONNECTION_WINDOW, MAX_FRAME, MAX_MESSAGE_SIZE, STREAM_WINDOW};
 use cairn_crypto::MasterKey;
 use cairn_directory::{DirectoryRepo, DirectoryService, Hasher};
 use cairn_orgs::OrgsService;
@@ -37,22 +38,12 @@ use cairn_store::CellStore;
 /// `warn`: their debug output would carry statement parameters.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-/// Largest gRPC message: a pack data frame is at most 2 MiB and a restore
-/// batch a few MiB, but a single stored chunk can reach ~8 MiB.
-pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Staging files of pack uploads are swept at start once this old: a
 /// server stopped mid-upload left them.
 const STAGING_SWEEP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Concurrent requests per connection; bounds memory held by uploads.
 const CONCURRENCY_PER_CONNECTION: usize = 64;
-/// HTTP/2 flow-control windows and the largest frame the server accepts.
-/// Pack uploads are 2 MiB messages; hyper's defaults (1 MiB windows, 16 KiB
-/// frames) make the agent stop for window updates inside every message and
-/// cost a frame header and a wake-up per 16 KiB.
-const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
-const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
-const MAX_FRAME: u32 = 256 * 1024;
 
 /// A started server: where it listens, and how to stop it.
 pub struct Running {

@@ -10,9 +10,8 @@
 //! last byte is hashed, and hard-linked into place, so a second write of the
 //! same pack finds the first and never replaces it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -63,14 +62,7 @@ impl Staging {
         loop {
             let suffix = u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("pack#{suffix}"));
-            let opened = DirectWriter::open(try_direct, WRITE_SIZE, |flags| {
-                OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(flags)
-                    .open(&path)
-            });
-            match opened {
+            match DirectWriter::create_new(&path, try_direct, WRITE_SIZE) {
                 Ok(writer) => {
                     return Ok(Staging {
                         writer,
