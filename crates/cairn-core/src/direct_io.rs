@@ -21,6 +21,12 @@ pub const ALIGN: usize = 4096;
 /// The `open(2)` flag of direct I/O.
 pub const O_DIRECT: i32 = libc::O_DIRECT;
 
+/// Whether `err` is a filesystem refusing direct I/O (`EINVAL`, on open or
+/// on a transfer it cannot take): the caller then goes through the cache.
+pub fn refused(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EINVAL)
+}
+
 /// A file being written from its start, through an aligned buffer when it
 /// was opened with [`O_DIRECT`]. [`DirectWriter::finish`] writes the tail.
 pub struct DirectWriter {
@@ -57,7 +63,7 @@ impl DirectWriter {
         let (file, direct) = if try_direct {
             match open(O_DIRECT) {
                 Ok(file) => (file, true),
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (open(0)?, false),
+                Err(e) if refused(&e) => (open(0)?, false),
                 Err(e) => return Err(e),
             }
         } else {

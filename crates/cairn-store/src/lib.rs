@@ -308,12 +308,23 @@ impl CellStore {
             .size)
     }
 
-    /// Ranged reads of one object.
+    /// Ranged reads of one object. A local bucket reads them itself, with
+    /// direct I/O (see [`local`]).
     pub async fn read_ranges(
         &self,
         key: &Path,
         ranges: &[Range<u64>],
     ) -> Result<Vec<Bytes>, Error> {
+        if let Some(fs) = &self.local {
+            let path = fs
+                .path_to_filesystem(key)
+                .map_err(|e| store_err("reading pack ranges", e))?;
+            let ranges = ranges.to_vec();
+            return tokio::task::spawn_blocking(move || local::read_ranges(&path, &ranges))
+                .await
+                .map_err(|e| Error::internal_with("reading pack ranges", e))?
+                .map_err(|e| Error::internal_with(&format!("reading pack ranges of {key}"), e));
+        }
         self.inner
             .get_ranges(key, ranges)
             .await

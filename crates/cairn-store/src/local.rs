@@ -9,17 +9,31 @@
 //! pack folder (`pack#<digits>`, which listings skip), named only once its
 //! last byte is hashed, and hard-linked into place, so a second write of the
 //! same pack finds the first and never replaces it.
+//!
+//! A restore reads packs back with direct I/O too ([`read_ranges`]): they
+//! were never in the page cache, and reading them through it would again
+//! fill freshly allocated cache pages with bytes read once.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
+use std::ops::Range;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use cairn_core::direct_io::DirectWriter;
+use cairn_core::direct_io::{self, ALIGN, DirectWriter, O_DIRECT};
 
 /// Bytes gathered into the aligned buffer per write.
 const WRITE_SIZE: usize = 1024 * 1024;
+
+/// Wanted ranges at most this far apart are read together: reading the
+/// bytes between costs less than another trip to the disk.
+const READ_GAP: u64 = 256 * 1024;
+
+/// Ranges read together stop at this many bytes, which bounds one read's
+/// buffer (a single range larger than this is read alone, whole).
+const READ_SPAN: u64 = 4 * 1024 * 1024;
 
 /// Numbers staging files, with the process id in the high half.
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -165,6 +179,116 @@ pub(crate) fn sweep_staging(root: &Path, age: std::time::Duration) -> io::Result
     Ok(removed)
 }
 
+/// Reads `ranges` of the file at `path`, given back in the order asked.
+/// Ranges close together are read at once, each range being a view of
+/// that read's buffer.
+pub(crate) fn read_ranges(path: &Path, ranges: &[Range<u64>]) -> io::Result<Vec<Bytes>> {
+    read_ranges_with(ranges, |flags| {
+        OpenOptions::new().read(true).custom_flags(flags).open(path)
+    })
+}
+
+/// [`read_ranges`] of the file `open` opens with the extra `open(2)` flags
+/// it is given: [`O_DIRECT`] first, none once the filesystem refuses it.
+fn read_ranges_with(
+    ranges: &[Range<u64>],
+    mut open: impl FnMut(i32) -> io::Result<File>,
+) -> io::Result<Vec<Bytes>> {
+    if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("range {}..{} ends before it starts", bad.start, bad.end),
+        ));
+    }
+    let (mut file, mut direct) = match open(O_DIRECT) {
+        Ok(file) => (file, true),
+        Err(e) if direct_io::refused(&e) => (open(0)?, false),
+        Err(e) => return Err(e),
+    };
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_unstable_by_key(|&i| (ranges[i].start, ranges[i].end));
+    let mut out = vec![Bytes::new(); ranges.len()];
+    let mut first = 0;
+    while first < order.len() {
+        let start = ranges[order[first]].start;
+        let mut end = ranges[order[first]].end;
+        let mut next = first + 1;
+        while let Some(range) = order.get(next).map(|&i| &ranges[i]) {
+            if range.start > end.saturating_add(READ_GAP) || range.end.max(end) - start > READ_SPAN
+            {
+                break;
+            }
+            end = end.max(range.end);
+            next += 1;
+        }
+        let span = match read_span(&file, direct, start..end) {
+            // Some filesystems take the open but not the transfer.
+            Err(e) if direct && direct_io::refused(&e) => {
+                (file, direct) = (open(0)?, false);
+                read_span(&file, false, start..end)?
+            }
+            read => read?,
+        };
+        for &i in &order[first..next] {
+            let range = &ranges[i];
+            if range.end - start > span.len() as u64 {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file ends at byte {}, before the end of the range {}..{}",
+                        start + span.len() as u64,
+                        range.start,
+                        range.end
+                    ),
+                ));
+            }
+            out[i] = span.slice((range.start - start) as usize..(range.end - start) as usize);
+        }
+        first = next;
+    }
+    Ok(out)
+}
+
+/// The bytes `range` of `file`, fewer if the file ends first; with direct
+/// I/O, read as whole aligned blocks into an aligned buffer.
+fn read_span(file: &File, direct: bool, range: Range<u64>) -> io::Result<Bytes> {
+    let align = ALIGN as u64;
+    let (from, to) = if direct {
+        (
+            range.start / align * align,
+            range.end.next_multiple_of(align),
+        )
+    } else {
+        (range.start, range.end)
+    };
+    let too_large = || io::Error::new(ErrorKind::InvalidInput, "a read too large for memory");
+    let len = usize::try_from(to - from).map_err(|_| too_large())?;
+    let mut raw = vec![0u8; len.checked_add(ALIGN).ok_or_else(too_large)?];
+    let lead = if direct {
+        raw.as_ptr().align_offset(ALIGN)
+    } else {
+        0
+    };
+    if lead >= ALIGN {
+        // No aligned window in the buffer: read through the cache.
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let buf = &mut raw[lead..lead + len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut buf[filled..], from + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Short at the end of the file: the caller says which range it cut.
+    let skip = (range.start - from) as usize;
+    let end = filled.clamp(skip, skip + (range.end - range.start) as usize);
+    Ok(Bytes::from(raw).slice(lead + skip..lead + end))
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -300,5 +424,136 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["#12", "abcd", "abcd#4294967297", "notes#draft"]);
+    }
+
+    /// A file of `len` bytes that differ from block to block.
+    fn sample_file(dir: &Path, len: usize) -> (PathBuf, Vec<u8>) {
+        let all: Vec<u8> = (0..len)
+            .map(|i| (i % 251) as u8 ^ (i / ALIGN) as u8)
+            .collect();
+        let path = dir.join("pack");
+        std::fs::write(&path, &all).unwrap();
+        (path, all)
+    }
+
+    /// Reads `ranges` of `path`, direct where the filesystem allows it or,
+    /// with `plain`, as on one that refuses it. Returns the flags asked for.
+    fn read_as(
+        path: &Path,
+        ranges: &[Range<u64>],
+        plain: bool,
+    ) -> (io::Result<Vec<Bytes>>, Vec<i32>) {
+        let mut asked = Vec::new();
+        let read = read_ranges_with(ranges, |flags| {
+            asked.push(flags);
+            if plain && flags & O_DIRECT != 0 {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            OpenOptions::new().read(true).custom_flags(flags).open(path)
+        });
+        (read, asked)
+    }
+
+    #[test]
+    fn ranges_are_read_exactly_and_in_the_order_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = 2 * READ_SPAN + 12_345;
+        let (path, all) = sample_file(dir.path(), len as usize);
+        let block = ALIGN as u64;
+        let ranges = [
+            len - 10..len,
+            0..1,
+            1..block + 1,
+            5..5,
+            0..1,
+            100..200,
+            READ_GAP + 1000..READ_GAP + 5000,
+            3 * READ_GAP..3 * READ_GAP + 1,
+            1_000_000..1_000_000 + READ_SPAN + 3,
+            len..len,
+        ];
+        for plain in [false, true] {
+            let (read, asked) = read_as(&path, &ranges, plain);
+            let read = read.unwrap();
+            assert_eq!(read.len(), ranges.len());
+            for (range, got) in ranges.iter().zip(&read) {
+                assert_eq!(
+                    &got[..],
+                    &all[range.start as usize..range.end as usize],
+                    "{range:?}, plain {plain}"
+                );
+            }
+            assert_eq!(
+                asked,
+                if plain {
+                    vec![O_DIRECT, 0]
+                } else {
+                    vec![O_DIRECT]
+                }
+            );
+        }
+        assert!(read_ranges(&path, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn any_ranges_read_back_exactly() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        let dir = tempfile::tempdir().unwrap();
+        let len = READ_SPAN + 3 * READ_GAP + 77;
+        let (path, all) = sample_file(dir.path(), len as usize);
+        let block = ALIGN as u64;
+        let range = (
+            0..=len,
+            prop_oneof![4 => 0..3 * block, 1 => 0..READ_SPAN + block],
+        )
+            .prop_map(move |(start, size)| start..(start + size).min(len));
+        let mut runner = TestRunner::new(Config {
+            cases: 48,
+            ..Config::default()
+        });
+        runner
+            .run(
+                &(proptest::collection::vec(range, 0..10), any::<bool>()),
+                |(ranges, plain)| {
+                    let (read, _) = read_as(&path, &ranges, plain);
+                    let read = read.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(read.len(), ranges.len());
+                    for (range, got) in ranges.iter().zip(&read) {
+                        prop_assert!(got[..] == all[range.start as usize..range.end as usize]);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_range_past_the_end_backwards_or_of_no_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = sample_file(dir.path(), 3 * ALIGN + 5);
+        let len = 3 * ALIGN as u64 + 5;
+        for plain in [false, true] {
+            let err = read_as(&path, &[0..1, len - 2..len + 1], plain)
+                .0
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnexpectedEof, "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("range {}..{}", len - 2, len + 1)),
+                "{err}"
+            );
+            let err = read_as(&path, &[0..0, len + 10..len + 20], plain)
+                .0
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnexpectedEof, "{err}");
+            #[allow(clippy::reversed_empty_ranges)]
+            let err = read_as(&path, &[0..1, 9..8], plain).0.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains("9..8"), "{err}");
+        }
+        let err = read_ranges(&dir.path().join("gone"), &[0..1, 2..3]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
     }
 }
