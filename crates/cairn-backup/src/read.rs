@@ -19,6 +19,28 @@ type ChunkRange = (Vec<u8>, std::ops::Range<u64>);
 /// Bytes per response message, under the 16 MiB message limit.
 const RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// A pack's wanted chunks, in groups of about a response's bytes (at least
+/// one chunk each), in the order of their offsets: each group is read only
+/// when the one before is sent, so a call holds about a response's worth
+/// of a pack rather than all it wants of it.
+fn by_bytes(mut chunks: Vec<ChunkRange>) -> Vec<Vec<ChunkRange>> {
+    chunks.sort_by_key(|(_, range)| range.start);
+    let mut groups: Vec<Vec<ChunkRange>> = Vec::new();
+    let mut bytes = 0;
+    for chunk in chunks {
+        let len = (chunk.1.end - chunk.1.start) as usize;
+        match groups.last_mut() {
+            Some(group) if bytes + len <= RESPONSE_BYTES => group.push(chunk),
+            _ => {
+                bytes = 0;
+                groups.push(vec![chunk]);
+            }
+        }
+        bytes += len;
+    }
+    groups
+}
+
 /// Looks every chunk up first (a foreign or unknown id is NOT_FOUND before any
 /// byte is sent), then streams them pack by pack.
 pub(crate) async fn read_chunks(
@@ -54,29 +76,31 @@ pub(crate) async fn read_chunks(
         let mut batch = pb::ReadChunksResponse::default();
         let mut batch_bytes = 0;
         for (pack, chunks) in by_pack {
-            let result = async {
-                let pack = PackId::from_slice(&pack, "pack id")?;
-                let ranges: Vec<_> = chunks.iter().map(|(_, r)| r.clone()).collect();
-                store
-                    .read_ranges(&CellStore::pack_key(company, &pack), &ranges)
-                    .await
-            }
-            .await;
-            let parts = match result {
-                Ok(parts) => parts,
+            let key = match PackId::from_slice(&pack, "pack id") {
+                Ok(pack) => CellStore::pack_key(company, &pack),
                 Err(err) => {
                     let _ = tx.send(Err(err.into())).await;
                     return;
                 }
             };
-            for ((id, _), data) in chunks.into_iter().zip(parts) {
-                batch_bytes += data.len();
-                batch.chunks.push(pb::StoredChunk { id, data });
-                if batch_bytes >= RESPONSE_BYTES {
-                    if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+            for group in by_bytes(chunks) {
+                let ranges: Vec<_> = group.iter().map(|(_, r)| r.clone()).collect();
+                let parts = match store.read_ranges(&key, &ranges).await {
+                    Ok(parts) => parts,
+                    Err(err) => {
+                        let _ = tx.send(Err(err.into())).await;
                         return;
                     }
-                    batch_bytes = 0;
+                };
+                for ((id, _), data) in group.into_iter().zip(parts) {
+                    batch_bytes += data.len();
+                    batch.chunks.push(pb::StoredChunk { id, data });
+                    if batch_bytes >= RESPONSE_BYTES {
+                        if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+                            return;
+                        }
+                        batch_bytes = 0;
+                    }
                 }
             }
         }
@@ -85,4 +109,37 @@ pub(crate) async fn read_chunks(
         }
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(start: u64, len: usize) -> ChunkRange {
+        (start.to_be_bytes().to_vec(), start..start + len as u64)
+    }
+
+    #[test]
+    fn a_pack_is_read_in_groups_of_about_a_response() {
+        let mib = 1024 * 1024;
+        let big = RESPONSE_BYTES + 1;
+        // Out of order, as the index may give them.
+        let chunks = vec![
+            chunk(10 * mib as u64, mib),
+            chunk(0, 3 * mib),
+            chunk(3 * mib as u64, mib),
+            chunk(4 * mib as u64, big),
+            chunk(20 * mib as u64, 1),
+            chunk(30 * mib as u64, 0),
+        ];
+        let groups = by_bytes(chunks);
+        let starts: Vec<Vec<u64>> = groups
+            .iter()
+            .map(|g| g.iter().map(|(_, r)| r.start / mib as u64).collect())
+            .collect();
+        // 3 + 1 MiB fill the first; the oversized chunk goes alone; the rest
+        // fit together.
+        assert_eq!(starts, [vec![0, 3], vec![4], vec![10, 20, 30]]);
+        assert!(by_bytes(Vec::new()).is_empty());
+    }
 }
