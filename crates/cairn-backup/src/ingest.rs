@@ -14,7 +14,7 @@ use cairn_proto::backup::v1::{self as pb, upload_pack_request::Part};
 use cairn_store::CellStore;
 
 use crate::MAX_PACK_SIZE;
-use crate::index::QUERY_BATCH;
+use crate::index::pieces;
 
 /// Receives one pack upload and stores it: the header is checked (and the
 /// quota, before anything is written), then each part is hashed and handed
@@ -146,10 +146,8 @@ where
             });
         }
     }
-    let mut rows = rows.into_iter().peekable();
     let mut added = 0u64;
-    while rows.peek().is_some() {
-        let batch: Vec<_> = rows.by_ref().take(QUERY_BATCH).collect();
+    for batch in pieces(rows) {
         added += chunk::Entity::insert_many(batch)
             .on_conflict(
                 OnConflict::columns([chunk::Column::CompanyId, chunk::Column::Id])

@@ -12,7 +12,7 @@ use cairn_entity::regional::{agent, snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
-use crate::index::{QUERY_BATCH, lacking_sorted, parse_ids};
+use crate::index::{QUERY_BATCH, lacking_sorted, padded, parse_ids};
 
 /// Chunk ids per page of a snapshot's references (128 KiB).
 const PAGE_IDS: usize = 4096;
@@ -402,13 +402,13 @@ async fn apply_retention<C: ConnectionTrait>(
     for batch in expired.chunks(QUERY_BATCH) {
         snapshot_ref_page::Entity::delete_many()
             .filter(snapshot_ref_page::Column::CompanyId.eq(scope.uuid()))
-            .filter(snapshot_ref_page::Column::SnapshotId.is_in(batch.iter().copied()))
+            .filter(snapshot_ref_page::Column::SnapshotId.is_in(padded(batch)))
             .exec(db)
             .await
             .map_err(db_err("forgetting snapshot chunks"))?;
         snapshot::Entity::delete_many()
             .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
-            .filter(snapshot::Column::Id.is_in(batch.iter().copied()))
+            .filter(snapshot::Column::Id.is_in(padded(batch)))
             .exec(db)
             .await
             .map_err(db_err("forgetting snapshots"))?;
