@@ -34,8 +34,13 @@ use crate::{AgentClient, AgentState};
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 /// Chunk ids per ReadChunks call.
 const BATCH_IDS: usize = 1000;
-/// Chunks of a large file fetched per call.
-const LARGE_FILE_WINDOW: usize = 2;
+/// Bytes of a large file fetched per call, counted at the file's average
+/// chunk size: two chunks of the usual 1 MiB, but one at a time where the
+/// chunks are large (long runs of zeros or repeats in disk images and
+/// databases make chunks of the 8 MiB most). Counting chunks alone, a
+/// worker held four such chunks (the window written and the next), and
+/// the peak grew with how many such files the snapshot held.
+const LARGE_FILE_WINDOW: u64 = 2 * 1024 * 1024;
 /// Files from this size up are written with direct I/O (see [`create`]).
 const DIRECT_MIN: u64 = 256 * 1024;
 /// Bytes a file is written in, with direct I/O.
@@ -442,7 +447,10 @@ impl Restorer {
 
     fn large_file(&self, path: &Path, node: &Node) -> anyhow::Result<()> {
         let ids = chunk_ids(node)?;
-        self.write_file(path, node, |file| self.write_large(file, path, &ids))
+        let window = window(node.size, ids.len());
+        self.write_file(path, node, |file| {
+            self.write_large(file, path, &ids, window)
+        })
     }
 
     /// Creates `path`, has `fill` write its bytes, and finishes it; a file
@@ -466,14 +474,15 @@ impl Restorer {
             .inspect_err(|_| drop(fs::remove_file(path)))
     }
 
-    /// Writes the chunks `ids` to `file`.
+    /// Writes the chunks `ids` to `file`, fetched `window` at a time.
     fn write_large(
         &self,
         file: &mut DirectWriter,
         path: &Path,
         ids: &[ChunkId],
+        window: usize,
     ) -> anyhow::Result<()> {
-        let mut windows = ids.chunks(LARGE_FILE_WINDOW);
+        let mut windows = ids.chunks(window);
         let mut current = windows.next().map(|w| (w, self.fetch(w)));
         while let Some((window, fetched)) = current {
             // Fetch the next window while this one is written.
@@ -524,6 +533,16 @@ impl Restorer {
         self.events.file_done();
         Ok(())
     }
+}
+
+/// Chunks fetched per call for a file of `size` bytes in `chunks` chunks:
+/// [`LARGE_FILE_WINDOW`] bytes at their average size, at least one and at
+/// most a call's worth of ids.
+fn window(size: u64, chunks: usize) -> usize {
+    let average = size / (chunks as u64).max(1);
+    usize::try_from(LARGE_FILE_WINDOW / average.max(1))
+        .unwrap_or(BATCH_IDS)
+        .clamp(1, BATCH_IDS)
 }
 
 /// The plaintext of `id` among `chunks`, or why it cannot be had.
@@ -593,4 +612,24 @@ impl DirMeta {
 /// why.
 fn workers_stopped<T>(_: flume::SendError<T>) -> anyhow::Error {
     anyhow::anyhow!("the restore workers stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_files_are_fetched_by_bytes_not_chunks() {
+        let mib = 1024 * 1024;
+        // The usual 1 MiB chunks: two a call.
+        assert_eq!(window(300 * mib, 300), 2);
+        // Small chunks: more per call, for the same bytes.
+        assert_eq!(window(100 * mib, 200), 4);
+        // Chunks of 8 MiB, or of 3: one at a time.
+        assert_eq!(window(80 * mib, 10), 1);
+        assert_eq!(window(30 * mib, 10), 1);
+        // Chunks too small to be Cairn's, or none: at most a call's ids.
+        assert_eq!(window(5 * mib, 5 * mib as usize), BATCH_IDS);
+        assert_eq!(window(0, 0), BATCH_IDS);
+    }
 }
