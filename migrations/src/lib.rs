@@ -50,12 +50,15 @@ impl MigratorTrait for DirectoryMigrator {
 use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
-/// Page cache of each SQLite connection, in KiB: 16 MiB for a cell's four
-/// connections. Pages the cache does not hold are read back from the
-/// system's file cache. At 16 MiB each, the four caches filled as the chunk
-/// index grew: 80 of the server's 128 MiB of heap on the 6 GB benchmark
-/// corpus, so its memory grew with the data until 64 MiB per cell.
-const SQLITE_CACHE_KIB: u32 = 4 * 1024;
+/// Page cache of each SQLite connection's main database, in KiB. Pages the
+/// cache does not hold are read back from the system's file cache. The
+/// caches fill as the chunk index grows, so this sets how the server's
+/// memory grows with the data it holds. At 16 MiB a connection they took 80
+/// of the server's 128 MiB of heap on the 6 GB benchmark corpus; at 4 MiB,
+/// SQLite still held 25 MiB during a restore of the 1.5 GB corpus and
+/// 40 MiB of the 6 GB one (heaptrack: the page caches, temporary tables
+/// and statements of the cell's four connections); at 1 MiB, 10 MiB.
+const SQLITE_CACHE_KIB: u32 = 1024;
 
 /// Connections to a SQLite file. The driver's default is one, which puts
 /// every query of the cell in a single line: a pack commit indexing ten
