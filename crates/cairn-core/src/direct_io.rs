@@ -27,6 +27,23 @@ pub fn refused(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::EINVAL)
 }
 
+/// Opens a file with `open`, which is given the extra `open(2)` flags to
+/// use: [`O_DIRECT`] first when `try_direct`, none if the filesystem
+/// refuses it. Returns the file and whether it takes direct I/O.
+pub fn open_direct(
+    try_direct: bool,
+    mut open: impl FnMut(i32) -> io::Result<File>,
+) -> io::Result<(File, bool)> {
+    if try_direct {
+        match open(O_DIRECT) {
+            Ok(file) => return Ok((file, true)),
+            Err(e) if refused(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((open(0)?, false))
+}
+
 /// A file being written from its start, through an aligned buffer when it
 /// was opened with [`O_DIRECT`]. [`DirectWriter::finish`] writes the tail.
 pub struct DirectWriter {
@@ -48,7 +65,7 @@ impl DirectWriter {
     pub fn open(
         try_direct: bool,
         write_size: usize,
-        mut open: impl FnMut(i32) -> io::Result<File>,
+        open: impl FnMut(i32) -> io::Result<File>,
     ) -> io::Result<DirectWriter> {
         let size = write_size.max(1).next_multiple_of(ALIGN);
         // The aligned window is found before the file is opened: without
@@ -60,15 +77,7 @@ impl DirectWriter {
         };
         let start = raw.as_ptr().align_offset(ALIGN);
         let try_direct = try_direct && start < ALIGN;
-        let (file, direct) = if try_direct {
-            match open(O_DIRECT) {
-                Ok(file) => (file, true),
-                Err(e) if refused(&e) => (open(0)?, false),
-                Err(e) => return Err(e),
-            }
-        } else {
-            (open(0)?, false)
-        };
+        let (file, direct) = open_direct(try_direct, open)?;
         if !direct {
             raw = Vec::new();
         }

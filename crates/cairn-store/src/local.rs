@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use cairn_core::direct_io::{self, ALIGN, DirectWriter, O_DIRECT};
+use cairn_core::direct_io::{self, ALIGN, DirectWriter};
 
 /// Bytes gathered into the aligned buffer per write.
 const WRITE_SIZE: usize = 1024 * 1024;
@@ -189,7 +189,8 @@ pub(crate) fn read_ranges(path: &Path, ranges: &[Range<u64>]) -> io::Result<Vec<
 }
 
 /// [`read_ranges`] of the file `open` opens with the extra `open(2)` flags
-/// it is given: [`O_DIRECT`] first, none once the filesystem refuses it.
+/// it is given: [`direct_io::O_DIRECT`] first, none once the filesystem
+/// refuses it.
 fn read_ranges_with(
     ranges: &[Range<u64>],
     mut open: impl FnMut(i32) -> io::Result<File>,
@@ -200,11 +201,7 @@ fn read_ranges_with(
             format!("range {}..{} ends before it starts", bad.start, bad.end),
         ));
     }
-    let (mut file, mut direct) = match open(O_DIRECT) {
-        Ok(file) => (file, true),
-        Err(e) if direct_io::refused(&e) => (open(0)?, false),
-        Err(e) => return Err(e),
-    };
+    let (mut file, mut direct) = direct_io::open_direct(true, &mut open)?;
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     order.sort_unstable_by_key(|&i| (ranges[i].start, ranges[i].end));
     let mut out = vec![Bytes::new(); ranges.len()];
@@ -296,7 +293,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_core::direct_io::ALIGN;
+    use cairn_core::direct_io::{ALIGN, O_DIRECT};
 
     fn parts_of(sizes: &[usize]) -> (Vec<Bytes>, Vec<u8>) {
         let mut all = Vec::new();
