@@ -44,6 +44,15 @@ pub fn open_direct(
     Ok((open(0)?, false))
 }
 
+/// A zeroed buffer with room for `len` bytes from an [`ALIGN`]-aligned
+/// offset, and that offset; `None` where no aligned window can be had
+/// (`align_offset` may give up): the caller then goes through the cache.
+pub fn aligned_buffer(len: usize) -> Option<(Vec<u8>, usize)> {
+    let raw = vec![0u8; len.checked_add(ALIGN)?];
+    let start = raw.as_ptr().align_offset(ALIGN);
+    (start < ALIGN).then_some((raw, start))
+}
+
 /// A file being written from its start, through an aligned buffer when it
 /// was opened with [`O_DIRECT`]. [`DirectWriter::finish`] writes the tail.
 pub struct DirectWriter {
@@ -69,23 +78,22 @@ impl DirectWriter {
     ) -> io::Result<DirectWriter> {
         let size = write_size.max(1).next_multiple_of(ALIGN);
         // The aligned window is found before the file is opened: without
-        // one (`align_offset` may give up), the file is written plainly.
-        let mut raw = if try_direct {
-            vec![0u8; size + ALIGN]
+        // one, the file is written plainly.
+        let window = if try_direct {
+            aligned_buffer(size)
         } else {
-            Vec::new()
+            None
         };
-        let start = raw.as_ptr().align_offset(ALIGN);
-        let try_direct = try_direct && start < ALIGN;
-        let (file, direct) = open_direct(try_direct, open)?;
-        if !direct {
-            raw = Vec::new();
-        }
+        let (file, direct) = open_direct(window.is_some(), open)?;
+        let (raw, start) = match window {
+            Some(window) if direct => window,
+            _ => (Vec::new(), 0),
+        };
         Ok(DirectWriter {
             file,
             direct,
             raw,
-            start: if direct { start } else { 0 },
+            start,
             size,
             filled: 0,
             len: 0,

@@ -258,18 +258,19 @@ fn read_span(file: &File, direct: bool, range: Range<u64>) -> io::Result<Bytes> 
     } else {
         (range.start, range.end)
     };
-    let too_large = || io::Error::new(ErrorKind::InvalidInput, "a read too large for memory");
-    let len = usize::try_from(to - from).map_err(|_| too_large())?;
-    let mut raw = vec![0u8; len.checked_add(ALIGN).ok_or_else(too_large)?];
-    let lead = if direct {
-        raw.as_ptr().align_offset(ALIGN)
+    let len = usize::try_from(to - from)
+        .ok()
+        .filter(|len| {
+            len.checked_add(ALIGN)
+                .is_some_and(|n| n <= isize::MAX as usize)
+        })
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "a read too large for memory"))?;
+    let (mut raw, lead) = if direct {
+        // No aligned window: the caller reads through the cache.
+        direct_io::aligned_buffer(len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?
     } else {
-        0
+        (vec![0u8; len], 0)
     };
-    if lead >= ALIGN {
-        // No aligned window in the buffer: read through the cache.
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
     let buf = &mut raw[lead..lead + len];
     let mut filled = 0;
     while filled < len {
