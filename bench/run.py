@@ -12,7 +12,7 @@ Steps, for each tool (Cairn, restic, borg, in that order):
 
 Before each step, untimed, dirty pages are written out (os.sync) and, for backups, the
 corpus is read once, so that every tool starts from the same page-cache state. Measured per step: wall time, peak RSS of the client process
-(cairn-agent, restic, borg) from wait4(), peak RSS of cairn-server during the step (VmHWM after resetting it through
+(cairn-agent, restic, borg) from wait4() in a small launcher process, peak RSS of cairn-server during the step (VmHWM after resetting it through
 /proc/PID/clear_refs), CPU time of the client, and the repository size after the step.
 
 Python 3.11, standard library only.
@@ -105,25 +105,37 @@ class Runner:
     def measure(self, name: str, cmd: list[str], env: dict[str, str], cwd: str | None = None,
                 server_pid: int | None = None, ok_codes: tuple[int, ...] = (0,)) -> dict:
         """Runs a measured command: wall time, the client's peak RSS and CPU time from
-        wait4(), and the server's peak RSS during the command when server_pid is given."""
+        wait4(), and the server's peak RSS during the command when server_pid is given.
+
+        The command is started by a small launcher (LAUNCHER), not from this process: a
+        child's ru_maxrss counts the memory of the process it was forked from (Linux keeps
+        the larger of the two across exec), and this one holds the corpus manifests, about
+        100 MiB at scale 4. The launcher's own few MiB are the floor of the figure instead."""
         out, err = self._files(name)
+        report = out[: -len(".out")] + ".rusage"
         if server_pid is not None:
             reset_hwm(server_pid)
         with open(out, "wb") as fo, open(err, "wb") as fe:
-            t0 = time.monotonic()
             try:
-                p = subprocess.Popen(cmd, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+                p = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, report] + cmd, stdout=fo, stderr=fe,
+                                     stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
             except OSError as e:
-                raise BenchError(f"cannot run {cmd[0]}: {e}") from e
+                raise BenchError(f"cannot run {sys.executable}: {e}") from e
             try:
-                _, status, ru = os.wait4(p.pid, 0)
+                p.wait()
             except BaseException:
-                p.kill()
+                os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
                 raise
-            wall = time.monotonic() - t0
+        try:
+            with open(report, encoding="utf-8") as f:
+                fields = f.read().split(maxsplit=4)
+        except OSError as e:
+            raise BenchError(f"the launcher of {cmd[0]} left no report ({e}); its stderr ({err}):\n{tail(err)}") from e
+        if fields[0] == "error":
+            raise BenchError(f"cannot run {cmd[0]}: {' '.join(fields[1:])}")
+        wall, maxrss, cpu, status = float(fields[0]), int(fields[1]), float(fields[2]), int(fields[3])
         rc = os.waitstatus_to_exitcode(status)
-        p.returncode = rc
         server_kib = read_hwm(server_pid) if server_pid is not None else None
         if rc not in ok_codes:
             raise BenchError(
@@ -134,13 +146,30 @@ class Runner:
             stdout = f.read()
         return {
             "wall_s": wall,
-            "client_rss_kib": ru.ru_maxrss,
-            "client_cpu_s": ru.ru_utime + ru.ru_stime,
+            "client_rss_kib": maxrss,
+            "client_cpu_s": cpu,
             "server_rss_kib": server_kib,
             "exit": rc,
             "stdout": stdout,
             "stderr_tail": tail(err, 1000),
         }
+
+
+# Started (with -S) by Runner.measure as: REPORT CMD...; runs CMD, waits for it, and writes
+# "WALL MAXRSS_KIB CPU_S WAIT_STATUS" to REPORT, or "error MESSAGE" when CMD cannot start.
+LAUNCHER = """
+import os, sys, time
+report, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+try:
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+except OSError as e:
+    open(report, "w").write(f"error {e}")
+    sys.exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t0
+open(report, "w").write(f"{wall} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime} {status}")
+"""
 
 
 def reset_hwm(pid: int) -> None:
