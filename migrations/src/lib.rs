@@ -60,6 +60,13 @@ use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 /// and statements of the cell's four connections); at 1 MiB, 10 MiB.
 const SQLITE_CACHE_KIB: u32 = 1024;
 
+/// The most a SQLite write-ahead log keeps on disk once a checkpoint has
+/// emptied it. While readers keep checkpoints from reaching its end, the
+/// log grows with every commit; without a limit the file then stays at its
+/// largest size for good, with one it is cut back to this at the next
+/// checkpoint that empties it.
+const SQLITE_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Connections to a SQLite file. The driver's default is one, which puts
 /// every query of the cell in a single line: a pack commit indexing ten
 /// thousand small chunks (a fifth of a second) held up every agent's
@@ -95,6 +102,7 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB))
+            .pragma("journal_size_limit", SQLITE_WAL_LIMIT_BYTES.to_string())
     });
     Database::connect(options).await
 }
@@ -188,6 +196,35 @@ mod tests {
             first.commit().await.unwrap();
             second.await.unwrap().unwrap();
             assert_eq!(rows(&db).await, 2, "{}", test_db.backend);
+        }
+    }
+
+    /// Every connection of a SQLite pool caps its write-ahead log, not only
+    /// the first one opened.
+    #[tokio::test]
+    async fn every_sqlite_connection_caps_the_write_ahead_log() {
+        for test_db in crate::testing::test_databases().await.unwrap() {
+            if test_db.backend != "sqlite" {
+                continue;
+            }
+            let db = super::connect(&test_db.url).await.unwrap();
+            // Holding a transaction open keeps its connection out of the
+            // pool, so each of these is a different connection.
+            let mut open = Vec::new();
+            for _ in 0..super::SQLITE_CONNECTIONS {
+                let txn = db.begin().await.unwrap();
+                let row = txn
+                    .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+                        txn.get_database_backend(),
+                        "PRAGMA journal_size_limit",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let limit = row.try_get_by_index::<i64>(0).unwrap();
+                assert_eq!(limit as u64, super::SQLITE_WAL_LIMIT_BYTES);
+                open.push(txn);
+            }
         }
     }
 }
