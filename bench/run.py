@@ -115,6 +115,7 @@ class Runner:
         report = out[: -len(".out")] + ".rusage"
         if server_pid is not None:
             reset_hwm(server_pid)
+            server_before = server_counters(server_pid)
         with open(out, "wb") as fo, open(err, "wb") as fe:
             try:
                 p = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, report] + cmd, stdout=fo, stderr=fe,
@@ -137,6 +138,10 @@ class Runner:
         wall, maxrss, cpu, status = float(fields[0]), int(fields[1]), float(fields[2]), int(fields[3])
         rc = os.waitstatus_to_exitcode(status)
         server_kib = read_hwm(server_pid) if server_pid is not None else None
+        server_used = {}
+        if server_pid is not None:
+            server_after = server_counters(server_pid)
+            server_used = {k: server_after[k] - server_before[k] for k in server_after if k in server_before}
         if rc not in ok_codes:
             raise BenchError(
                 f"command failed (exit {rc}): {' '.join(cmd)}\n--- stderr ({err}) ---\n{tail(err)}"
@@ -149,6 +154,8 @@ class Runner:
             "client_rss_kib": maxrss,
             "client_cpu_s": cpu,
             "server_rss_kib": server_kib,
+            "server_cpu_s": server_used.get("cpu_s"),
+            "server_disk_read_bytes": server_used.get("read_bytes"),
             "exit": rc,
             "stdout": stdout,
             "stderr_tail": tail(err, 1000),
@@ -175,6 +182,26 @@ open(report, "w").write(f"{wall} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime} {sta
 def reset_hwm(pid: int) -> None:
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
+
+
+def server_counters(pid: int) -> dict:
+    """The server's CPU seconds so far and the bytes it has read from disk (not the
+    page cache), for what one step cost it; missing where /proc does not tell."""
+    counters: dict = {}
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        counters["cpu_s"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("read_bytes:"):
+                    counters["read_bytes"] = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return counters
 
 
 def read_hwm(pid: int) -> int | None:
@@ -757,6 +784,7 @@ def main() -> int:
                 "step": step, "tool": tool,
                 "wall_s": round(r["wall_s"], 3), "client_cpu_s": round(r["client_cpu_s"], 3),
                 "client_rss_kib": r["client_rss_kib"], "server_rss_kib": r["server_rss_kib"],
+                "server_cpu_s": r.get("server_cpu_s"), "server_disk_read_bytes": r.get("server_disk_read_bytes"),
                 "repo_bytes": repo, "growth_bytes": repo - last_repo.get(tool, 0),
                 **o.extra_sizes(),
                 "output": first_line(r["stdout"]) if tool != "restic" else
@@ -765,6 +793,11 @@ def main() -> int:
             last_repo[tool] = repo
             results.append(row)
             srv = f", server {mib(row['server_rss_kib'] * 1024)} MiB" if row["server_rss_kib"] is not None else ""
+            if row["server_cpu_s"] is not None:
+                srv += f" ({row['server_cpu_s']:.1f} s CPU"
+                if row["server_disk_read_bytes"] is not None:
+                    srv += f", {mib(row['server_disk_read_bytes'])} MiB read from disk"
+                srv += ")"
             say(f"  {tool:<6} {STEP_TITLES[step]:<26} {row['wall_s']:8.1f} s, client {mib(row['client_rss_kib'] * 1024)} MiB"
                 f"{srv}, repo {mib(repo)} MiB (+{mib(row['growth_bytes'])})")
             if row["output"]:
