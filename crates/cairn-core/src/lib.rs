@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod policy;
 pub mod process;
+pub mod reason;
 pub mod region;
 pub mod secret;
 pub mod transport;
@@ -18,6 +19,7 @@ pub mod validate;
 
 pub use error::{EntityKind, Error, Result};
 pub use ids::{AgentId, ChunkId, CompanyId, GroupId, InvitationId, PackId, SnapshotId, UserId};
+pub use reason::{ERROR_DOMAIN, Reason};
 pub use region::Region;
 
 /// gRPC metadata key carrying the endpoint of the cell a request should go to.
