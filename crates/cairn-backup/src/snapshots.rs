@@ -347,7 +347,7 @@ async fn record(
     .insert(&txn)
     .await
     .map_err(db_err("recording a snapshot"))?;
-    cairn_orgs::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
+    cairn_tenancy::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
     let forgotten = apply_retention(&txn, scope, agent, retention).await?;
     txn.commit()
         .await
