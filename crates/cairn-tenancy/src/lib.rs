@@ -16,3 +16,6 @@ pub mod groups;
 pub mod mail;
 pub mod quota;
 pub mod registry;
+
+#[cfg(test)]
+mod tests;
