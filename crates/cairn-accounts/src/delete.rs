@@ -53,7 +53,7 @@ pub(crate) async fn delete(
         }
         return Ok(false);
     }
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(claims)?;
     let found = company::Entity::find_by_id(scope.uuid())
         .one(db)
         .await

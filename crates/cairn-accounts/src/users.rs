@@ -401,7 +401,7 @@ impl pb::users_service_server::UsersService for UsersService {
         let password_hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
             .await
             .map_err(|e| Error::internal_with("hashing a password", e))??;
-        let scope = CompanyScope::new(found.company_id.into());
+        let scope = CompanyScope::from_secret(found.company_id.into());
         let user_id = UserId::new();
         self.directory
             .register_login(&found.email, scope.company())

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use cairn_core::{CompanyId, Error};
+use cairn_core::Error;
 use cairn_entity::regional::{agent, company};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_tenancy::mail::mail_admins;
@@ -27,7 +27,7 @@ pub(crate) async fn idle_agents(
     company: &company::Model,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
-    let scope = CompanyScope::new(CompanyId(company.id));
+    let scope = CompanyScope::for_maintenance(company);
     let candidates = agent::Entity::find()
         .filter(agent::Column::CompanyId.eq(company.id))
         .filter(agent::Column::RevokedAt.is_null())

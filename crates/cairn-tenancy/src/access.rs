@@ -66,7 +66,7 @@ pub async fn user_from_claims<C: ConnectionTrait>(
     if claims.kind != PrincipalKind::User {
         return Err(role_denied(roles));
     }
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(&claims)?;
     let id = UserId::parse(&claims.sub, "token.sub")
         .map_err(|_| Error::Unauthenticated("token has no valid user".into()))?;
     let found = user::Entity::find_by_id(id.0)
@@ -94,7 +94,7 @@ pub async fn agent_from_claims<C: ConnectionTrait>(
     claims: &Claims,
 ) -> Result<(agent::Model, CompanyScope), Error> {
     claims.require_kind(PrincipalKind::Agent)?;
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(claims)?;
     let id = AgentId::parse(&claims.sub, "token.sub")?;
     let found = agent::Entity::find_by_id(id.0)
         .filter(agent::Column::CompanyId.eq(scope.uuid()))

@@ -2,6 +2,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use cairn_auth::{PrincipalKind, Role};
 use cairn_core::Error;
+use cairn_entity::CompanyScope;
 use cairn_entity::regional::{agent, user as user_row};
 
 use super::{claims, company, databases, user};
@@ -79,6 +80,27 @@ async fn a_revoked_agent_is_refused_and_a_user_token_is_no_agent() {
             .await
             .unwrap();
         let refused = agent_from_claims(&db, &token).await;
+        assert!(
+            matches!(refused, Err(Error::Unauthenticated(_))),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn claims_without_a_valid_company_give_no_scope() {
+    for (db, _keep) in databases().await {
+        let scope = company(&db, None).await;
+        let owner = user(&db, scope, "owner").await;
+        let mut token = claims(PrincipalKind::User, owner.id, scope, vec![Role::Owner]);
+        assert_eq!(CompanyScope::from_claims(&token).unwrap(), scope);
+        token.company = String::new();
+        let refused = CompanyScope::from_claims(&token);
+        assert!(
+            matches!(refused, Err(Error::Unauthenticated(_))),
+            "{refused:?}"
+        );
+        let refused = user_from_claims(&db, token, EVERYONE).await;
         assert!(
             matches!(refused, Err(Error::Unauthenticated(_))),
             "{refused:?}"

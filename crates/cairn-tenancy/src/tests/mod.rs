@@ -51,7 +51,7 @@ async fn company(db: &DatabaseConnection, quota_bytes: Option<i64>) -> CompanySc
     .insert(db)
     .await
     .unwrap();
-    CompanyScope::new(id)
+    CompanyScope::for_tests(id)
 }
 
 async fn user(db: &DatabaseConnection, scope: CompanyScope, role: &str) -> user::Model {
