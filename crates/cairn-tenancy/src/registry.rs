@@ -117,6 +117,12 @@ pub async fn purge_rows<C: ConnectionTrait>(db: &C, scope: CompanyScope) -> Resu
     Ok(())
 }
 
+/// Every object under the company's prefix with its size in bytes: the
+/// bucket half of a residency report.
+pub async fn objects(store: &CellStore, company: CompanyId) -> Result<Vec<(String, u64)>, Error> {
+    store.list_company(company).await
+}
+
 /// Deletes every object under the company's prefix; returns how many went.
 pub async fn purge_objects(store: &CellStore, scope: CompanyScope) -> Result<usize, Error> {
     store.delete_company(scope.company()).await
