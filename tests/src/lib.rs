@@ -9,16 +9,11 @@ pub mod smtp;
 
 use std::path::{Path, PathBuf};
 
-use sea_orm::{
-    ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, QueryFilter};
 
 use cairn_core::Region;
 use cairn_core::config::ServerConfig;
-use cairn_entity::regional::{
-    agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
-    outbox, pack, refresh_token, snapshot, snapshot_ref_page, usage_day, user,
-};
+use cairn_entity::regional::audit;
 use cairn_migration::testing::TestDatabase;
 use cairn_server::Running;
 use cairn_store::CellStore;
@@ -311,39 +306,13 @@ impl Cluster {
     /// Rows of `company` in every tenant table of `region`'s database.
     pub async fn company_rows(&self, region: Region, company: &str) -> u64 {
         let db = self.cell_db(region).await;
-        let id = uuid::Uuid::parse_str(company).unwrap();
-        let mut n = company::Entity::find()
-            .filter(company::Column::Id.eq(id))
-            .count(&db)
+        let id = cairn_core::CompanyId::parse(company, "company").unwrap();
+        cairn_tenancy::registry::rows_per_table(&db, id)
             .await
-            .unwrap();
-        macro_rules! count {
-            ($($table:ident),+) => {$(
-                n += $table::Entity::find()
-                    .filter($table::Column::CompanyId.eq(id))
-                    .count(&db)
-                    .await
-                    .unwrap();
-            )+};
-        }
-        count!(
-            user,
-            enrollment_key,
-            agent,
-            pack,
-            chunk,
-            snapshot,
-            snapshot_ref_page,
-            refresh_token,
-            email_token,
-            outbox,
-            audit,
-            employee_count,
-            group,
-            invitation,
-            usage_day
-        );
-        n
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// The audit log of `company` in `region`, sorted by action and field
@@ -366,6 +335,12 @@ impl Cluster {
             .iter()
             .filter(|(key, _)| key.contains(company))
             .collect();
+        // Deletion removes the registry's prefix: nothing may lie outside it.
+        let id = cairn_core::CompanyId::parse(company, "company").unwrap();
+        let prefix = cairn_tenancy::registry::object_prefix(id);
+        for (key, _) in &mine {
+            assert!(key.starts_with(&prefix), "{key} is outside {prefix}");
+        }
         (mine.len(), mine.iter().map(|(_, size)| size).sum())
     }
 

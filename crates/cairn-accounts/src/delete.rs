@@ -1,7 +1,7 @@
 //! Self-service deletion. A user deletes their own account; the owner
 //! deletes the whole company: its data key is destroyed first, so its backups
 //! are unreadable from that moment, then its agents and sessions stop, its
-//! objects and rows go, and its logins leave the directory. Only an anonymous
+//! objects and rows go (every table and prefix of `cairn_tenancy::registry`), and its logins leave the directory. Only an anonymous
 //! tombstone (what was deleted, when) stays.
 
 use chrono::Utc;
@@ -13,12 +13,10 @@ use sea_orm::{
 
 use cairn_auth::{Claims, Role};
 use cairn_core::{Error, Region};
-use cairn_entity::regional::{
-    agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
-    outbox, pack, refresh_token, snapshot, snapshot_ref_page, tombstone, usage_day, user,
-};
+use cairn_entity::regional::{agent, company, email_token, outbox, refresh_token, tombstone, user};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
+use cairn_tenancy::registry;
 
 use crate::DirectoryLink;
 use crate::password::{caller, check_password};
@@ -55,7 +53,7 @@ pub(crate) async fn delete(
         }
         return Ok(false);
     }
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(claims)?;
     let found = company::Entity::find_by_id(scope.uuid())
         .one(db)
         .await
@@ -148,7 +146,7 @@ async fn delete_company(
     tracing::info!(company = %scope.company(), "company keys destroyed");
 
     // 2. Objects in the cell's bucket.
-    let removed = store.delete_company(scope.company()).await?;
+    let removed = registry::purge_objects(store, scope).await?;
 
     // 3. Rows, keeping the logins to release from the directory.
     let emails: Vec<String> = user::Entity::find()
@@ -162,36 +160,8 @@ async fn delete_company(
     let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a company purge"))?;
-    macro_rules! purge {
-        ($($entity:ident),+) => {$(
-            $entity::Entity::delete_many()
-                .filter($entity::Column::CompanyId.eq(id))
-                .exec(&txn)
-                .await
-                .map_err(db_err(concat!("deleting ", stringify!($entity), " rows")))?;
-        )+};
-    }
-    purge!(
-        snapshot_ref_page,
-        snapshot,
-        chunk,
-        pack,
-        agent,
-        enrollment_key,
-        refresh_token,
-        email_token,
-        outbox,
-        audit,
-        employee_count,
-        group,
-        invitation,
-        usage_day,
-        user
-    );
-    company::Entity::delete_by_id(id)
-        .exec(&txn)
-        .await
-        .map_err(db_err("deleting a company"))?;
+    // Every table of the registry, the company row last.
+    registry::purge_rows(&txn, scope).await?;
     tombstone(&txn, "company", region).await?;
     txn.commit()
         .await

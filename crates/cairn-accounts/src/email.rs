@@ -80,7 +80,7 @@ pub(crate) async fn send_token<C: ConnectionTrait>(
     };
     enqueue(
         db,
-        CompanyScope::new(user.company_id.into()),
+        CompanyScope::of_user(user),
         Some(user.id),
         MailKind::Service,
         &user.email,

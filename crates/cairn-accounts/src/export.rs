@@ -29,7 +29,7 @@ pub(crate) async fn export(
     if whole_company {
         claims.require_role(&[Role::Owner])?;
     }
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(claims)?;
     let company = company::Entity::find_by_id(scope.uuid())
         .one(db)
         .await

@@ -3,7 +3,9 @@
 //!
 //! Sign-up reserves the login in the global directory before it writes the
 //! company, so an email is unique across regions. This crate never talks to
-//! another service except through the directory's gRPC client.
+//! another service except through the directory's gRPC client, and depends
+//! on no other service crate: callers, groups and the registry of tenant
+//! tables that company deletion purges come from cairn-tenancy.
 
 mod delete;
 mod directory_link;

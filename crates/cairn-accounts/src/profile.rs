@@ -53,7 +53,7 @@ pub(crate) async fn update(
         Some(value) => Some(Email::parse("email", value)?).filter(|e| e.as_str() != me.email),
         None => None,
     };
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(claims)?;
     let actor = Actor {
         id: format!("user:{}", me.id),
         ip,

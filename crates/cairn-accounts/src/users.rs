@@ -22,10 +22,10 @@ use cairn_core::{EntityKind, Error, InvitationId, Region, UserId};
 use cairn_entity::audit_log::{Actor, record};
 use cairn_entity::regional::{invitation, user};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_orgs::access::{self, ADMINS, UserCaller, parse_role};
-use cairn_orgs::groups;
 use cairn_outbox::{MailKind, enqueue};
 use cairn_proto::accounts::v1 as pb;
+use cairn_tenancy::access::{self, ADMINS, UserCaller, parse_role};
+use cairn_tenancy::groups;
 
 use crate::DirectoryLink;
 
@@ -53,8 +53,14 @@ impl UsersService {
         }
     }
 
+    /// The caller, refused unless the database gives them one of `roles` now.
+    async fn user<T>(&self, request: &Request<T>, roles: &[Role]) -> Result<UserCaller, Error> {
+        let claims = self.auth.authenticate(request)?;
+        access::user_from_claims(&self.db, claims, roles).await
+    }
+
     async fn admin<T>(&self, request: &Request<T>) -> Result<UserCaller, Error> {
-        access::user(&self.db, &self.auth, request, ADMINS).await
+        self.user(request, ADMINS).await
     }
 }
 
@@ -286,13 +292,13 @@ impl pb::users_service_server::UsersService for UsersService {
         request: Request<pb::ChangeUserRoleRequest>,
     ) -> Result<Response<pb::User>, Status> {
         // Roles are the owner's to give.
-        let caller = access::user(&self.db, &self.auth, &request, &[Role::Owner]).await?;
+        let caller = self.user(&request, &[Role::Owner]).await?;
         let ip = client_ip(&request);
         let scope = caller.scope;
         let req = request.get_ref();
         let id = UserId::parse(&req.user_id, "user_id")?;
         let role = assignable("role", &req.role)?;
-        let found = cairn_orgs::access::find_user(&self.db, scope, id).await?;
+        let found = access::find_user(&self.db, scope, id).await?;
         may_manage(&caller, parse_role("role", &found.role)?)?;
         let txn = cairn_entity::begin_write(&self.db)
             .await
@@ -334,7 +340,7 @@ impl pb::users_service_server::UsersService for UsersService {
             cairn_core::GroupId::parse(&req.group_id, "group_id")?,
         )
         .await?;
-        let found = cairn_orgs::access::find_user(&self.db, scope, id).await?;
+        let found = access::find_user(&self.db, scope, id).await?;
         let mut active = found.into_active_model();
         active.group_id = Set(Some(g.id));
         let row = active
@@ -350,7 +356,7 @@ impl pb::users_service_server::UsersService for UsersService {
     ) -> Result<Response<pb::RemoveUserResponse>, Status> {
         let caller = self.admin(&request).await?;
         let id = UserId::parse(&request.get_ref().user_id, "user_id")?;
-        let found = cairn_orgs::access::find_user(&self.db, caller.scope, id).await?;
+        let found = access::find_user(&self.db, caller.scope, id).await?;
         may_manage(&caller, parse_role("role", &found.role)?)?;
         crate::delete::delete_user(&self.db, &found, self.auth.region()).await?;
         if let Err(err) = self.directory.unregister_login(&found.email).await {
@@ -395,7 +401,7 @@ impl pb::users_service_server::UsersService for UsersService {
         let password_hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
             .await
             .map_err(|e| Error::internal_with("hashing a password", e))??;
-        let scope = CompanyScope::new(found.company_id.into());
+        let scope = CompanyScope::from_secret(found.company_id.into());
         let user_id = UserId::new();
         self.directory
             .register_login(&found.email, scope.company())

@@ -73,7 +73,7 @@ where
     // send again a pack it already stored, which Cairn's agent does not do
     // (it asks which chunks are missing before it packs them).
     if !known_pack {
-        cairn_orgs::quota::check_upload(db, scope, agent, size).await?;
+        cairn_tenancy::quota::check_upload(db, scope, agent, size).await?;
     }
 
     let mut writer = store.begin_pack(company)?;
@@ -117,7 +117,7 @@ where
         .map_err(db_err("finding a pack"))?
         .is_some();
     if !already_packed {
-        cairn_orgs::quota::check_upload(&txn, scope, agent, size).await?;
+        cairn_tenancy::quota::check_upload(&txn, scope, agent, size).await?;
         pack::ActiveModel {
             company_id: Set(scope.uuid()),
             id: Set(pack_id.0.to_vec()),

@@ -3,6 +3,9 @@
 //! then indexed in one transaction; a snapshot is committed last and may only
 //! reference chunks its own company holds. The server never sees keys or
 //! plaintext.
+//!
+//! Callers, quotas, groups and agent status come from cairn-tenancy, inside
+//! this crate's own transactions; it depends on no other service crate.
 
 mod index;
 mod ingest;

@@ -10,9 +10,9 @@ use cairn_auth::{Authenticator, PrincipalKind};
 use cairn_core::{AgentId, Error, SnapshotId};
 use cairn_entity::regional::agent;
 use cairn_entity::{CompanyScope, db_err};
-use cairn_orgs::access::{self, EVERYONE};
 use cairn_proto::backup::v1 as pb;
 use cairn_store::CellStore;
+use cairn_tenancy::access::{self, EVERYONE};
 
 use crate::index::{parse_ids, present};
 use crate::snapshots::{Retention, Visible};
@@ -106,7 +106,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         let (chunks_added, pack_id) =
             ingest::receive_and_store(&self.db, &self.store, scope, &agent, request.into_inner())
                 .await?;
-        if let Err(err) = cairn_orgs::quota::alert_if_near(&self.db, scope, &agent).await {
+        if let Err(err) = cairn_tenancy::quota::alert_if_near(&self.db, scope, &agent).await {
             tracing::warn!(error = %err, "could not check the quota alert");
         }
         Ok(Response::new(pb::UploadPackResponse {
@@ -122,7 +122,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         let (agent, scope) = self.agent(&request).await?;
         let mut stream = request.into_inner();
         let header = snapshots::receive_header(&mut stream).await?;
-        let group = cairn_orgs::groups::resolve(&self.db, scope, agent.group_id).await?;
+        let group = cairn_tenancy::groups::resolve(&self.db, scope, agent.group_id).await?;
         let retention = Retention {
             keep_last: usize::try_from(group.keep_last).unwrap_or(1).max(1),
             keep_within_days: i64::from(group.keep_within_days),

@@ -347,7 +347,7 @@ async fn record(
     .insert(&txn)
     .await
     .map_err(db_err("recording a snapshot"))?;
-    cairn_orgs::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
+    cairn_tenancy::agents::record_backup(&txn, agent, stats.bytes as i64).await?;
     let forgotten = apply_retention(&txn, scope, agent, retention).await?;
     txn.commit()
         .await
@@ -594,7 +594,7 @@ mod tests {
     async fn references_are_checked_and_written_a_page_at_a_time() {
         for test_db in cairn_migration::testing::test_databases().await.unwrap() {
             let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-            let scope = CompanyScope::new(CompanyId::new());
+            let scope = CompanyScope::for_tests(CompanyId::new());
             let agent = AgentId(uuid::Uuid::now_v7());
             // Two and a half pages of chunks, the tree in their midst.
             let ids: Vec<ChunkId> = (0..(PAGE_IDS * 5 / 2) as u32).map(|n| id(n * 2)).collect();
@@ -675,8 +675,8 @@ mod tests {
     async fn lacking_chunks_are_found_whether_or_not_one_scan_covers_the_span() {
         for test_db in cairn_migration::testing::test_databases().await.unwrap() {
             let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-            let scope = CompanyScope::new(CompanyId::new());
-            let other = CompanyScope::new(CompanyId::new());
+            let scope = CompanyScope::for_tests(CompanyId::new());
+            let other = CompanyScope::for_tests(CompanyId::new());
             // The company holds the even ids, another company the odd ones.
             let held: Vec<ChunkId> = (0..2000).map(|n| id(n * 2)).collect();
             let theirs: Vec<ChunkId> = (0..2000).map(|n| id(n * 2 + 1)).collect();
@@ -715,7 +715,7 @@ mod tests {
     async fn only_old_pages_of_unfinished_commits_are_swept() {
         for test_db in cairn_migration::testing::test_databases().await.unwrap() {
             let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-            let scope = CompanyScope::new(CompanyId::new());
+            let scope = CompanyScope::for_tests(CompanyId::new());
             let agent = AgentId(uuid::Uuid::now_v7());
             let tree = id(1);
             store_chunks(&db, scope, &[tree]).await;

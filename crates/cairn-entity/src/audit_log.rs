@@ -49,12 +49,5 @@ pub async fn record_own<C: ConnectionTrait>(
         id: format!("user:{}", user.id),
         ip,
     };
-    record(
-        db,
-        CompanyScope::new(user.company_id.into()),
-        &actor,
-        action,
-        field,
-    )
-    .await
+    record(db, CompanyScope::of_user(user), &actor, action, field).await
 }

@@ -3,23 +3,51 @@
 //! global directory (keyed hashes only).
 //!
 //! Entities, plus the audit-log writer every service shares: queries live in
-//! the service crates, always scoped to a company through [`CompanyScope`].
+//! the service crates and cairn-tenancy, always scoped to a company through
+//! [`CompanyScope`], which is built from verified claims (or a named other
+//! source), never from a bare id.
 
 pub mod audit_log;
 pub mod directory;
 pub mod regional;
 
-use cairn_core::CompanyId;
+use cairn_auth::Claims;
+use cairn_core::{CompanyId, Error};
 
 /// The one company a repository call may touch. Repository functions that
 /// read or write tenant rows take a scope, so a query without a company filter
-/// does not compile.
+/// does not compile. Each constructor says where the company came from: the
+/// usual one takes claims cairn-auth has verified; the few others name the
+/// row that proves the company.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompanyScope(CompanyId);
 
 impl CompanyScope {
-    /// Only call with a company id taken from verified credentials.
-    pub fn new(company: CompanyId) -> CompanyScope {
+    /// The company of verified claims (`Authenticator::authenticate`).
+    pub fn from_claims(claims: &Claims) -> Result<CompanyScope, Error> {
+        Ok(CompanyScope(claims.company_id()?))
+    }
+
+    /// The company of a row found by the hash of a one-time secret the
+    /// caller presented: an enrollment key, an invitation code.
+    pub fn from_secret(company: CompanyId) -> CompanyScope {
+        CompanyScope(company)
+    }
+
+    /// The company of a stored user, for what is done on that user's behalf
+    /// (their own audit entries, mail to them).
+    pub fn of_user(user: &regional::user::Model) -> CompanyScope {
+        CompanyScope(CompanyId(user.company_id))
+    }
+
+    /// The cell's own periodic pass over every company it holds.
+    pub fn for_maintenance(company: &regional::company::Model) -> CompanyScope {
+        CompanyScope(CompanyId(company.id))
+    }
+
+    /// Any company, for tests (the `testing` feature).
+    #[cfg(feature = "testing")]
+    pub fn for_tests(company: CompanyId) -> CompanyScope {
         CompanyScope(company)
     }
 

@@ -6,7 +6,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 
 use cairn_core::{AgentId, EntityKind, Error, GroupId};
@@ -100,7 +100,7 @@ impl Context {
             .await
             .map_err(db_err("finding a company"))?
             .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
-        let default_group = crate::groups::default_group(db, scope).await?;
+        let default_group = cairn_tenancy::groups::default_group(db, scope).await?;
         let groups = group::Entity::find()
             .filter(group::Column::CompanyId.eq(scope.uuid()))
             .all(db)
@@ -180,7 +180,7 @@ pub(crate) async fn move_to(
     id: AgentId,
     group: GroupId,
 ) -> Result<pb::Agent, Error> {
-    let g = crate::groups::find(db, scope, group).await?;
+    let g = cairn_tenancy::groups::find(db, scope, group).await?;
     let found = find(db, scope, id).await?;
     let mut active = found.into_active_model();
     active.group_id = Set(Some(g.id));
@@ -197,8 +197,8 @@ pub(crate) async fn check_in(
     a: agent::Model,
     policy_version: i64,
 ) -> Result<pb::CheckInResponse, Error> {
-    let group = crate::groups::resolve(db, scope, a.group_id).await?;
-    let policy = crate::groups::policy_of(&group)?;
+    let group = cairn_tenancy::groups::resolve(db, scope, a.group_id).await?;
+    let policy = cairn_tenancy::groups::policy_of(&group)?;
     agent::Entity::update_many()
         .col_expr(agent::Column::LastSeenAt, Expr::value(Utc::now()))
         .col_expr(
@@ -245,32 +245,6 @@ pub(crate) async fn report(
     Ok(())
 }
 
-/// A snapshot was committed: the agent's backup completed now, protecting
-/// `bytes`; an idle spell ends.
-pub async fn record_backup<C: ConnectionTrait>(
-    db: &C,
-    agent_id: AgentId,
-    bytes: i64,
-) -> Result<(), Error> {
-    let now = Utc::now();
-    agent::Entity::update_many()
-        .col_expr(agent::Column::LastSeenAt, Expr::value(now))
-        .col_expr(agent::Column::LastAttemptAt, Expr::value(now))
-        .col_expr(agent::Column::LastBackupAt, Expr::value(now))
-        .col_expr(agent::Column::LastResult, Expr::value("ok"))
-        .col_expr(agent::Column::LastError, Expr::value(""))
-        .col_expr(agent::Column::BytesProtected, Expr::value(bytes))
-        .col_expr(
-            agent::Column::IdleAlertAt,
-            Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .filter(agent::Column::Id.eq(agent_id.0))
-        .exec(db)
-        .await
-        .map_err(db_err("recording a completed backup"))?;
-    Ok(())
-}
-
 /// Revokes an agent of the company: its seat is free and its credential dead.
 pub(crate) async fn revoke(
     db: &DatabaseConnection,
@@ -291,19 +265,6 @@ pub(crate) async fn revoke(
     Ok(())
 }
 
-/// Seats held by unrevoked agents.
-pub(crate) async fn seats_used<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    scope: CompanyScope,
-) -> Result<i64, Error> {
-    Ok(agent::Entity::find()
-        .filter(agent::Column::CompanyId.eq(scope.uuid()))
-        .filter(agent::Column::RevokedAt.is_null())
-        .count(db)
-        .await
-        .map_err(db_err("counting seats"))? as i64)
-}
-
 pub(crate) async fn company_with_seats(
     db: &DatabaseConnection,
     scope: CompanyScope,
@@ -313,6 +274,6 @@ pub(crate) async fn company_with_seats(
         .await
         .map_err(db_err("finding a company"))?
         .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
-    let used = seats_used(db, scope).await?;
+    let used = cairn_tenancy::agents::seats_used(db, scope).await?;
     Ok((found, used))
 }

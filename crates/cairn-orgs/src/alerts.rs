@@ -1,48 +1,20 @@
-//! Mail to a company's owners and admins, and the idle-agent alert.
+//! The idle-agent alert, mailed to a company's owners and admins.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use cairn_core::{CompanyId, Error};
-use cairn_entity::regional::{agent, company, user};
+use cairn_core::Error;
+use cairn_entity::regional::{agent, company};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_outbox::{MailKind, enqueue};
-
-/// Queues a service mail to every owner and admin, in the caller's transaction.
-pub async fn mail_admins<C: ConnectionTrait>(
-    db: &C,
-    scope: CompanyScope,
-    subject: &str,
-    body: &str,
-) -> Result<(), Error> {
-    let admins = user::Entity::find()
-        .filter(user::Column::CompanyId.eq(scope.uuid()))
-        .filter(user::Column::Role.is_in(["owner", "admin"]))
-        .all(db)
-        .await
-        .map_err(db_err("finding a company's admins"))?;
-    for admin in admins {
-        enqueue(
-            db,
-            scope,
-            Some(admin.id),
-            MailKind::Service,
-            &admin.email,
-            subject,
-            &format!("Hello {},\n\n{body}", admin.name),
-        )
-        .await?;
-    }
-    Ok(())
-}
+use cairn_tenancy::mail::mail_admins;
 
 /// The moment after which an agent without a completed backup is idle.
-pub fn idle_since(agent: &agent::Model) -> DateTime<Utc> {
+pub(crate) fn idle_since(agent: &agent::Model) -> DateTime<Utc> {
     agent.last_backup_at.unwrap_or(agent.enrolled_at)
 }
 
-pub fn is_idle(agent: &agent::Model, idle_days: i32, now: DateTime<Utc>) -> bool {
+pub(crate) fn is_idle(agent: &agent::Model, idle_days: i32, now: DateTime<Utc>) -> bool {
     idle_since(agent) + Duration::days(i64::from(idle_days)) <= now
 }
 
@@ -50,12 +22,12 @@ pub fn is_idle(agent: &agent::Model, idle_days: i32, now: DateTime<Utc>) -> bool
 /// completed a backup for the company's `idle_alert_days`. A completed backup
 /// ends the spell (the commit clears `idle_alert_at`). Returns how many
 /// alerts were queued.
-pub async fn idle_agents(
+pub(crate) async fn idle_agents(
     db: &DatabaseConnection,
     company: &company::Model,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
-    let scope = CompanyScope::new(CompanyId(company.id));
+    let scope = CompanyScope::for_maintenance(company);
     let candidates = agent::Entity::find()
         .filter(agent::Column::CompanyId.eq(company.id))
         .filter(agent::Column::RevokedAt.is_null())

@@ -14,7 +14,7 @@ use cairn_entity::regional::{agent, company, employee_count};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::orgs::v1 as pb;
 
-use crate::agents::seats_used;
+use cairn_tenancy::agents::seats_used;
 
 async fn locked(
     txn: &sea_orm::DatabaseTransaction,

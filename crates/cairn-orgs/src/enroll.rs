@@ -157,7 +157,9 @@ pub(crate) async fn enroll(
         .await
         .map_err(db_err("finding a company"))?
         .ok_or_else(|| Error::not_found(EntityKind::Company, key.company_id))?;
-    let used = crate::agents::seats_used(&txn, CompanyScope::new(CompanyId(company.id))).await?;
+    let used =
+        cairn_tenancy::agents::seats_used(&txn, CompanyScope::from_secret(CompanyId(company.id)))
+            .await?;
     if used >= company.seats {
         return Err(Error::ResourceExhausted(format!(
             "no seat left: {used} of {} seats are in use; buy more seats or revoke an agent",

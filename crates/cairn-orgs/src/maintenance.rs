@@ -8,7 +8,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use cairn_core::{CompanyId, Error};
+use cairn_core::Error;
 use cairn_entity::regional::company;
 use cairn_entity::{CompanyScope, db_err};
 
@@ -21,7 +21,7 @@ pub async fn run_once(db: &DatabaseConnection) -> Result<usize, Error> {
     let now = chrono::Utc::now();
     let mut alerts = 0;
     for c in &companies {
-        let scope = CompanyScope::new(CompanyId(c.id));
+        let scope = CompanyScope::for_maintenance(c);
         crate::usage::record(db, scope).await?;
         alerts += crate::alerts::idle_agents(db, c, now).await?;
     }

@@ -11,11 +11,12 @@ use cairn_core::{AgentId, Error, GroupId, UserId};
 use cairn_crypto::MasterKey;
 use cairn_entity::CompanyScope;
 use cairn_entity::audit_log::Actor;
+use cairn_entity::regional::agent;
 use cairn_proto::common::v1::AccessToken;
 use cairn_proto::orgs::v1 as pb;
 
-use crate::access::{self, ADMINS, EVERYONE};
 use crate::{agents, company, enroll, groups, usage};
+use cairn_tenancy::access::{self, ADMINS, EVERYONE};
 
 pub struct OrgsService {
     db: DatabaseConnection,
@@ -44,7 +45,14 @@ impl OrgsService {
         request: &Request<T>,
         roles: &[Role],
     ) -> Result<access::UserCaller, Error> {
-        access::user(&self.db, &self.auth, request, roles).await
+        let claims = self.auth.authenticate(request)?;
+        access::user_from_claims(&self.db, claims, roles).await
+    }
+
+    /// The calling agent; a revoked agent is refused at once.
+    async fn agent<T>(&self, request: &Request<T>) -> Result<(agent::Model, CompanyScope), Error> {
+        let claims = self.auth.authenticate(request)?;
+        access::agent_from_claims(&self.db, &claims).await
     }
 }
 
@@ -72,7 +80,7 @@ impl OrgsService {
             state: company.state,
             postal_code: company.postal_code,
             quota_bytes: company.quota_bytes.unwrap_or(0),
-            stored_bytes: crate::quota::company_stored_bytes(&self.db, scope).await?,
+            stored_bytes: cairn_tenancy::quota::company_stored_bytes(&self.db, scope).await?,
             idle_alert_days: company.idle_alert_days,
             personal_key: company.personal_key.is_some(),
         })
@@ -155,7 +163,7 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
                     )
                     .into());
                 }
-                crate::access::find_user(&self.db, scope, owner).await?;
+                access::find_user(&self.db, scope, owner).await?;
                 owner
             }
         };
@@ -380,7 +388,7 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::CheckInRequest>,
     ) -> Result<Response<pb::CheckInResponse>, Status> {
-        let (agent, scope) = access::agent(&self.db, &self.auth, &request).await?;
+        let (agent, scope) = self.agent(&request).await?;
         let version = request.get_ref().policy_version;
         Ok(Response::new(
             agents::check_in(&self.db, scope, agent, version).await?,
@@ -391,7 +399,7 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
         &self,
         request: Request<pb::ReportBackupRequest>,
     ) -> Result<Response<pb::ReportBackupResponse>, Status> {
-        let (agent, _) = access::agent(&self.db, &self.auth, &request).await?;
+        let (agent, _) = self.agent(&request).await?;
         let req = request.get_ref();
         agents::report(&self.db, &agent, req.ok, &req.error).await?;
         Ok(Response::new(pb::ReportBackupResponse {}))

@@ -9,13 +9,13 @@ use cairn_entity::regional::{agent, usage_day};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::orgs::v1 as pb;
 
-use crate::agents::seats_used;
-use crate::quota::company_stored_bytes;
+use cairn_tenancy::agents::seats_used;
+use cairn_tenancy::quota::company_stored_bytes;
 
 const DAY: &str = "%Y-%m-%d";
 
 /// Today's figures, measured now.
-pub async fn measure<C: ConnectionTrait>(
+pub(crate) async fn measure<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
 ) -> Result<usage_day::Model, Error> {
@@ -37,7 +37,7 @@ pub async fn measure<C: ConnectionTrait>(
 }
 
 /// Measures today's figures and keeps them (the last measure of a day wins).
-pub async fn record<C: ConnectionTrait>(
+pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
 ) -> Result<usage_day::Model, Error> {
@@ -73,7 +73,7 @@ fn day(field: &str, value: &str) -> Result<NaiveDate, Error> {
 }
 
 /// The recorded days between `from` and `to` (inclusive), today measured now.
-pub async fn get<C: ConnectionTrait>(
+pub(crate) async fn get<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
     req: &pb::GetUsageRequest,

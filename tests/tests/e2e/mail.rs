@@ -208,7 +208,7 @@ async fn confirmation_reset_and_opt_out_over_smtp() {
                 .unwrap()
                 .unwrap();
             let scope =
-                CompanyScope::new(cairn_core::CompanyId::parse(&company, "company").unwrap());
+                CompanyScope::for_tests(cairn_core::CompanyId::parse(&company, "company").unwrap());
             enqueue(
                 &db,
                 scope,

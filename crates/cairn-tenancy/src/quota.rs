@@ -209,7 +209,7 @@ async fn alert_once<E: EntityTrait>(
         .map_err(db_err("marking a quota alert"))?;
     if claimed.rows_affected == 1 {
         let (subject, body) = mail(stored * 100 / quota);
-        crate::alerts::mail_admins(&txn, scope, &subject, &body).await?;
+        crate::mail::mail_admins(&txn, scope, &subject, &body).await?;
     }
     txn.commit()
         .await

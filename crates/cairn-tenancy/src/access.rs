@@ -3,7 +3,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use cairn_auth::{Authenticator, Claims, PrincipalKind, Role, role_denied};
+use cairn_auth::{Claims, PrincipalKind, Role, role_denied};
 use cairn_core::{AgentId, Error, UserId};
 use cairn_entity::regional::{agent, user};
 use cairn_entity::{CompanyScope, db_err};
@@ -56,17 +56,8 @@ pub fn parse_role(field: &str, value: &str) -> Result<Role, Error> {
     }
 }
 
-/// Authenticates a user token and checks the user's current role.
-pub async fn user<C: ConnectionTrait, T>(
-    db: &C,
-    auth: &Authenticator,
-    request: &tonic::Request<T>,
-    roles: &[Role],
-) -> Result<UserCaller, Error> {
-    let claims = auth.authenticate(request)?;
-    user_from_claims(db, claims, roles).await
-}
-
+/// The user verified `claims` name, refused unless the database gives them
+/// one of `roles` now.
 pub async fn user_from_claims<C: ConnectionTrait>(
     db: &C,
     claims: Claims,
@@ -75,7 +66,7 @@ pub async fn user_from_claims<C: ConnectionTrait>(
     if claims.kind != PrincipalKind::User {
         return Err(role_denied(roles));
     }
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(&claims)?;
     let id = UserId::parse(&claims.sub, "token.sub")
         .map_err(|_| Error::Unauthenticated("token has no valid user".into()))?;
     let found = user::Entity::find_by_id(id.0)
@@ -97,22 +88,13 @@ pub async fn user_from_claims<C: ConnectionTrait>(
     })
 }
 
-/// Authenticates an agent token; a revoked agent is refused at once.
-pub async fn agent<C: ConnectionTrait, T>(
-    db: &C,
-    auth: &Authenticator,
-    request: &tonic::Request<T>,
-) -> Result<(agent::Model, CompanyScope), Error> {
-    let claims = auth.authenticate(request)?;
-    agent_from_claims(db, &claims).await
-}
-
+/// The agent verified `claims` name; a revoked agent is refused at once.
 pub async fn agent_from_claims<C: ConnectionTrait>(
     db: &C,
     claims: &Claims,
 ) -> Result<(agent::Model, CompanyScope), Error> {
     claims.require_kind(PrincipalKind::Agent)?;
-    let scope = CompanyScope::new(claims.company_id()?);
+    let scope = CompanyScope::from_claims(claims)?;
     let id = AgentId::parse(&claims.sub, "token.sub")?;
     let found = agent::Entity::find_by_id(id.0)
         .filter(agent::Column::CompanyId.eq(scope.uuid()))
