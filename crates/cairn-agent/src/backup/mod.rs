@@ -110,7 +110,7 @@ async fn run_and_report(
     let cache = state
         .dir
         .as_deref()
-        .map(|dir| ParentCache::load(dir, &state.company_id))
+        .map(|dir| ParentCache::load(dir, &state.company_id.to_string()))
         .unwrap_or_default();
     let mut result = run(state, client, paths, policy, events.clone(), cache).await;
     if result.as_ref().is_err_and(|e| e.is::<StaleCache>()) {
@@ -158,10 +158,9 @@ async fn run(
     ));
     let used_cache = !cache.is_empty();
     // The next backup's cache is written as this one goes.
-    let next = state
-        .dir
-        .as_deref()
-        .map(|dir| NextCache::create(dir, &state.company_id).map_err(|err| format!("{err:#}")));
+    let next = state.dir.as_deref().map(|dir| {
+        NextCache::create(dir, &state.company_id.to_string()).map_err(|err| format!("{err:#}"))
+    });
     let caches = Caches {
         parent: cache,
         next,
