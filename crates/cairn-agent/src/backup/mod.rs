@@ -9,6 +9,11 @@
 //! chunk data between the readers and the server (`budget.rs`), so memory
 //! does not grow with the sizes of files or chunks.
 //! The snapshot is committed last, after every pack it needs is stored.
+//!
+//! One module per stage: `walk`, `read`, `resolve`, `encode`, `pack`,
+//! `upload` and `assemble`; `pipeline` starts them and `commit` sends the
+//! snapshot's chunk list. What the stages share lives in `stage` (and the
+//! walk's steps in `steps`), so no stage depends on another's module.
 
 mod assemble;
 mod commit;

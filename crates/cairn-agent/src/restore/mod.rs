@@ -5,6 +5,10 @@
 //!
 //! A damaged or missing chunk fails only the files that need it: the rest
 //! restore, and the error at the end names every file that did not.
+//!
+//! `plan` reads the trees and queues the files, `write` restores them from
+//! what `fetch` returns, `dirs` sets the directories' metadata last; the
+//! state they share is in `restorer`.
 
 mod dirs;
 mod events;
