@@ -155,7 +155,7 @@ where
             let agent_id = if all {
                 String::new()
             } else {
-                state.agent_id.clone()
+                state.agent_id.to_string()
             };
             let snapshots = client
                 .backup

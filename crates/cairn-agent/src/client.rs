@@ -53,7 +53,7 @@ impl AgentClient {
         let channel = channel(&state.endpoint).await?;
         let token = OrgsServiceClient::new(channel.clone())
             .agent_token(AgentTokenRequest {
-                agent_id: state.agent_id.clone(),
+                agent_id: state.agent_id.to_string(),
                 credential: state.credential.clone(),
             })
             .await

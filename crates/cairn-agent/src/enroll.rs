@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use cairn_core::Region;
+use cairn_core::{AgentId, CompanyId, Region};
 use cairn_proto::directory::v1::{
     ListCellsRequest, directory_service_client::DirectoryServiceClient,
 };
@@ -57,9 +57,11 @@ pub async fn enroll(
     let mut state = AgentState {
         directory: directory.to_owned(),
         endpoint,
-        region: region.to_string(),
-        company_id: enrolled.company_id,
-        agent_id: enrolled.agent_id,
+        region,
+        company_id: CompanyId::parse(&enrolled.company_id, "company_id")
+            .context("the server sent a malformed enrollment")?,
+        agent_id: AgentId::parse(&enrolled.agent_id, "agent_id")
+            .context("the server sent a malformed enrollment")?,
         hostname,
         credential: enrolled.credential,
         data_key: hex::encode(&enrolled.data_key),

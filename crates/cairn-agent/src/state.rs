@@ -3,15 +3,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use cairn_core::{AgentId, CompanyId, Region};
+
+/// `agent.json`. The ids and the region are typed; on disk they keep the
+/// string forms the first agents wrote (`"eu"`, hyphenated UUIDs), so a
+/// state file written by any earlier agent still loads.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct AgentState {
     pub directory: String,
     pub endpoint: String,
-    pub region: String,
-    pub company_id: String,
-    pub agent_id: String,
+    #[serde(deserialize_with = "region")]
+    pub region: Region,
+    pub company_id: CompanyId,
+    pub agent_id: AgentId,
     pub hostname: String,
     /// Machine credential, exchanged for access tokens.
     pub credential: String,
@@ -104,9 +110,79 @@ impl AgentState {
     }
 }
 
+/// A region by its name; a malformed one names the field.
+fn region<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Region, D::Error> {
+    String::deserialize(deserializer)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
 /// The default state directory: `$CAIRN_AGENT_STATE`, else `~/.config/cairn-agent`.
 pub(crate) fn default_state_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".config").join("cairn-agent"))
         .unwrap_or_else(|| PathBuf::from(".cairn-agent"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `agent.json` as enrollment has always written it.
+    const SAVED: &str = r#"{
+  "directory": "https://directory.cairn.example:7000",
+  "endpoint": "https://eu.cairn.example:7001",
+  "region": "eu",
+  "company_id": "0190a0b4-7c1e-7d2a-9f3b-1c2d3e4f5a6b",
+  "agent_id": "0190a0b5-1111-7222-8333-444455556666",
+  "hostname": "ledger-01",
+  "credential": "cred-secret",
+  "data_key": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+  "personal_key": ""
+}"#;
+
+    fn write(dir: &Path, text: &str) {
+        std::fs::write(AgentState::file(dir), text).unwrap();
+    }
+
+    #[test]
+    fn a_state_file_written_before_typed_ids_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), SAVED);
+        let state = AgentState::load(dir.path()).unwrap();
+        assert_eq!(state.region, Region::Eu);
+        assert_eq!(
+            state.company_id.to_string(),
+            "0190a0b4-7c1e-7d2a-9f3b-1c2d3e4f5a6b"
+        );
+        assert_eq!(
+            state.agent_id.to_string(),
+            "0190a0b5-1111-7222-8333-444455556666"
+        );
+        // Saved again, it is the same document.
+        let saved: serde_json::Value = serde_json::from_str(SAVED).unwrap();
+        let again = serde_json::to_value(&state).unwrap();
+        assert_eq!(again, saved);
+    }
+
+    #[test]
+    fn a_malformed_id_or_region_is_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        for (field, bad) in [
+            ("agent_id", "agent-7"),
+            ("company_id", ""),
+            ("region", "mars"),
+        ] {
+            let mut document: serde_json::Value = serde_json::from_str(SAVED).unwrap();
+            document[field] = serde_json::Value::from(bad);
+            write(dir.path(), &document.to_string());
+            let err = AgentState::load(dir.path()).err().unwrap();
+            let message = format!("{err:#}");
+            assert!(
+                message.contains("not a valid agent state file"),
+                "{message}"
+            );
+            assert!(message.contains(&format!("invalid {field}")), "{message}");
+        }
+    }
 }

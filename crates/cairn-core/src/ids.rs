@@ -50,6 +50,21 @@ macro_rules! uuid_id {
                 Self(value)
             }
         }
+
+        /// As its string form, the one the API and saved files use.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        /// From its string form; a malformed one names the field.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = String::deserialize(deserializer)?;
+                Self::parse(&value, $field).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -115,6 +130,22 @@ mod tests {
     fn bad_uuid_names_the_field() {
         let err = CompanyId::parse("nope", "company_id").unwrap_err();
         assert!(err.to_string().contains("company_id"));
+    }
+
+    #[test]
+    fn a_saved_id_is_read_back_and_a_malformed_one_names_its_field() {
+        use serde::Deserialize;
+        use serde::de::IntoDeserializer;
+        use serde::de::value::{Error as ValueError, StrDeserializer};
+
+        let text = "0190a0b4-7c1e-7d2a-9f3b-1c2d3e4f5a6b";
+        let read = |s: &'static str| {
+            let input: StrDeserializer<'_, ValueError> = s.into_deserializer();
+            AgentId::deserialize(input)
+        };
+        assert_eq!(read(text).unwrap().to_string(), text);
+        let err = read("not-an-id").unwrap_err();
+        assert!(err.to_string().contains("agent_id"), "{err}");
     }
 
     #[test]

@@ -209,7 +209,10 @@ async fn seats_and_enrollment_keys() {
         );
 
         // Revoking the first agent frees its seat and kills its credential.
-        let agent_id = cairn_agent::AgentState::load(&first).unwrap().agent_id;
+        let agent_id = cairn_agent::AgentState::load(&first)
+            .unwrap()
+            .agent_id
+            .to_string();
         let token = cluster.user_token(Region::Eu, "d@delta.fr").await;
         orgs.revoke_agent(authed(&token, RevokeAgentRequest { agent_id }))
             .await

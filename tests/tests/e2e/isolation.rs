@@ -89,7 +89,7 @@ async fn another_companys_objects_are_not_found() {
         assert_eq!(
             code_of(
                 b.list_snapshots(ListSnapshotsRequest {
-                    agent_id: a_state.agent_id.clone()
+                    agent_id: a_state.agent_id.to_string()
                 })
                 .await
             ),
@@ -136,7 +136,7 @@ async fn another_companys_objects_are_not_found() {
                     .revoke_agent(authed(
                         &b_owner,
                         RevokeAgentRequest {
-                            agent_id: a_state.agent_id.clone()
+                            agent_id: a_state.agent_id.to_string()
                         }
                     ))
                     .await

@@ -1,0 +1,123 @@
+//! The resolver: asks the server in batches which of this run's new chunks
+//! the company lacks, and passes the missing ones on to be packed.
+
+use std::collections::{HashSet, VecDeque};
+
+use anyhow::Context;
+use tokio::runtime::Handle;
+
+use cairn_engine::EncodedBlob;
+use cairn_proto::backup::v1::FindMissingChunksRequest;
+
+use crate::budget::Permit;
+use crate::client::Backup;
+
+use super::stage::{Pipeline, Plain, Stopped};
+
+/// Chunks asked about in one FindMissingChunks call.
+const PENDING_CHUNKS: usize = 512;
+/// Plaintext bytes held while waiting for that answer.
+const PENDING_BYTES: usize = 4 * 1024 * 1024;
+/// FindMissingChunks questions left waiting for their answers while the
+/// resolver gathers the next batch.
+const ASKS_IN_FLIGHT: usize = 2;
+
+impl Pipeline {
+    /// Asks the server, a batch at a time, which chunks the company lacks,
+    /// leaving up to [`ASKS_IN_FLIGHT`] questions to be answered while it
+    /// gathers the next batch: one answer's round trip no longer stops the
+    /// readers behind it. Answers are taken
+    /// in the order asked, and all of them before the resolver waits for
+    /// more chunks, so no blob it holds can be what a reader waits for.
+    pub(super) fn resolve(
+        &self,
+        plain: flume::Receiver<Vec<Plain>>,
+        missing: flume::Sender<Plain>,
+        blobs: flume::Sender<Vec<(EncodedBlob, Permit)>>,
+        client: Backup,
+        handle: Handle,
+    ) -> anyhow::Result<()> {
+        type Answer = tokio::task::JoinHandle<
+            Result<
+                tonic::Response<cairn_proto::backup::v1::FindMissingChunksResponse>,
+                tonic::Status,
+            >,
+        >;
+        let mut asked: VecDeque<(Answer, Vec<Plain>)> = VecDeque::new();
+        let ask = |asked: &mut VecDeque<(Answer, Vec<Plain>)>, chunks: Vec<Plain>| {
+            let request = FindMissingChunksRequest {
+                chunk_ids: chunks.iter().map(|c| c.id.0.to_vec()).collect(),
+            };
+            let mut client = client.clone();
+            let answer = handle.spawn(async move { client.find_missing_chunks(request).await });
+            asked.push_back((answer, chunks));
+        };
+        let take_answer = |asked: &mut VecDeque<(Answer, Vec<Plain>)>| -> anyhow::Result<()> {
+            let Some((answer, chunks)) = asked.pop_front() else {
+                return Ok(());
+            };
+            let lacking: HashSet<Vec<u8>> = handle
+                .block_on(answer)
+                .context("the question for missing chunks was dropped")?
+                .map_err(|s| {
+                    anyhow::anyhow!("cannot ask the server for missing chunks: {}", s.message())
+                })?
+                .into_inner()
+                .missing
+                .into_iter()
+                .collect();
+            let mut encoded = Vec::new();
+            for chunk in chunks {
+                if lacking.contains(chunk.id.0.as_slice()) {
+                    if let Some(blob) = chunk.blob {
+                        encoded.push((blob, chunk.permit));
+                        continue;
+                    }
+                    missing.send(chunk).map_err(|_| Stopped)?;
+                }
+            }
+            if !encoded.is_empty() {
+                blobs.send(encoded).map_err(|_| Stopped)?;
+            }
+            Ok(())
+        };
+        let mut pending = Vec::new();
+        let mut pending_bytes = 0;
+        loop {
+            let batch = match plain.try_recv() {
+                Ok(batch) => batch,
+                Err(flume::TryRecvError::Empty) => {
+                    // Every answer in before waiting: the readers may be
+                    // waiting for the budget those chunks hold.
+                    while !asked.is_empty() {
+                        take_answer(&mut asked)?;
+                    }
+                    match plain.recv() {
+                        Ok(batch) => batch,
+                        Err(_) => break,
+                    }
+                }
+                Err(flume::TryRecvError::Disconnected) => break,
+            };
+            for chunk in batch {
+                pending_bytes +=
+                    chunk.data.len() + chunk.blob.as_ref().map_or(0, |b| b.stored.len());
+                pending.push(chunk);
+                if pending.len() >= PENDING_CHUNKS || pending_bytes >= PENDING_BYTES {
+                    ask(&mut asked, std::mem::take(&mut pending));
+                    pending_bytes = 0;
+                    if asked.len() > ASKS_IN_FLIGHT {
+                        take_answer(&mut asked)?;
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            ask(&mut asked, pending);
+        }
+        while !asked.is_empty() {
+            take_answer(&mut asked)?;
+        }
+        Ok(())
+    }
+}

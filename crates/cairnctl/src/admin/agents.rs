@@ -1,0 +1,115 @@
+//! `cairnctl agents`: the company's machines.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::Subcommand;
+
+use cairn_proto::orgs::v1::{
+    self as pb, ListAgentsRequest, MoveAgentRequest, RenameAgentRequest, RevokeAgentRequest,
+};
+
+use crate::session::{authed, load_session};
+use crate::status;
+
+use super::format::{size, when};
+use super::orgs;
+
+#[derive(Subcommand)]
+pub(crate) enum AgentCommand {
+    /// Machines with owner, group, last backup and bytes protected.
+    List,
+    /// Revoke a machine: its seat is free and its credential dead.
+    Revoke { agent_id: String },
+    /// Give a machine another name.
+    Rename { agent_id: String, name: String },
+    /// Move a machine to a group (id or name).
+    Move { agent_id: String, group: String },
+}
+
+fn print_agent(out: &mut dyn Write, a: &pb::Agent) -> anyhow::Result<()> {
+    let result = match (a.last_result.as_str(), a.last_error.as_str()) {
+        ("", _) => "no backup yet".to_owned(),
+        ("failed", why) => format!("failed: {why}"),
+        (r, _) => r.to_owned(),
+    };
+    let policy = if a.policy_version_seen == a.policy_version {
+        String::new()
+    } else {
+        "  policy pending".to_owned()
+    };
+    writeln!(
+        out,
+        "{}  {}  owner {}  group {}  last backup {} ({result})  protects {}{}{policy}",
+        a.agent_id,
+        a.hostname,
+        if a.owner_email.is_empty() {
+            "-"
+        } else {
+            &a.owner_email
+        },
+        a.group_name,
+        when(a.last_backup_at),
+        size(a.bytes_protected),
+        if a.idle { "  IDLE" } else { "" },
+    )?;
+    Ok(())
+}
+
+pub(crate) async fn run_agents(
+    session_path: &Path,
+    command: AgentCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let session = load_session(session_path).await?;
+    let mut client = orgs(&session).await?;
+    match command {
+        AgentCommand::List => {
+            let agents = client
+                .list_agents(authed(&session, ListAgentsRequest {})?)
+                .await
+                .map_err(status("cannot list agents"))?
+                .into_inner()
+                .agents;
+            for a in &agents {
+                print_agent(out, a)?;
+            }
+        }
+        AgentCommand::Revoke { agent_id } => {
+            client
+                .revoke_agent(authed(
+                    &session,
+                    RevokeAgentRequest {
+                        agent_id: agent_id.clone(),
+                    },
+                )?)
+                .await
+                .map_err(status("cannot revoke the agent"))?;
+            writeln!(out, "agent {agent_id} revoked; its seat is free")?;
+        }
+        AgentCommand::Rename { agent_id, name } => {
+            let a = client
+                .rename_agent(authed(
+                    &session,
+                    RenameAgentRequest {
+                        agent_id,
+                        hostname: name,
+                    },
+                )?)
+                .await
+                .map_err(status("cannot rename the agent"))?
+                .into_inner();
+            print_agent(out, &a)?;
+        }
+        AgentCommand::Move { agent_id, group } => {
+            let group_id = crate::admin::group(&session, &group).await?.group_id;
+            let a = client
+                .move_agent(authed(&session, MoveAgentRequest { agent_id, group_id })?)
+                .await
+                .map_err(status("cannot move the agent"))?
+                .into_inner();
+            print_agent(out, &a)?;
+        }
+    }
+    Ok(())
+}

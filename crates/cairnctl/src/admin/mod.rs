@@ -1,0 +1,27 @@
+//! Company administration commands: groups and policies, users and
+//! invitations, agents, quota and usage.
+
+mod agents;
+mod format;
+mod groups;
+mod invitations;
+mod usage;
+mod users;
+
+use tonic::transport::Channel;
+
+use cairn_proto::orgs::v1::orgs_service_client::OrgsServiceClient;
+
+use crate::connect;
+use crate::session::Session;
+
+pub(crate) use agents::{AgentCommand, run_agents};
+pub(crate) use format::{parse_size, size};
+pub(crate) use groups::{GroupCommand, group, run_groups};
+pub(crate) use invitations::{InvitationCommand, run_invitation};
+pub(crate) use usage::run_usage;
+pub(crate) use users::{UserCommand, run_users};
+
+async fn orgs(session: &Session) -> anyhow::Result<OrgsServiceClient<Channel>> {
+    Ok(OrgsServiceClient::new(connect(&session.endpoint).await?))
+}
