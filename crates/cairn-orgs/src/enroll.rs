@@ -159,10 +159,10 @@ pub(crate) async fn enroll(
         .ok_or_else(|| Error::not_found(EntityKind::Company, key.company_id))?;
     let used = crate::agents::seats_used(&txn, CompanyScope::new(CompanyId(company.id))).await?;
     if used >= company.seats {
-        return Err(Error::ResourceExhausted(format!(
-            "no seat left: {used} of {} seats are in use; buy more seats or revoke an agent",
-            company.seats
-        )));
+        return Err(Error::NoSeatLeft {
+            used,
+            seats: company.seats,
+        });
     }
     let agent_id = AgentId::new();
     // Conditional update: of two racing enrollments with one key, one wins.
