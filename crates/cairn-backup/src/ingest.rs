@@ -44,7 +44,7 @@ where
                 "the first message must be the pack header",
             ));
         }
-        Some(Err(status)) => return Err(Error::invalid("stream", status.message().to_owned())),
+        Some(Err(status)) => return Err(Error::from_request_stream(status)),
         None => return Err(Error::invalid("header", "empty upload")),
     };
     if header.size == 0 || header.size > MAX_PACK_SIZE {
@@ -177,10 +177,7 @@ where
     let mut len = 0u64;
     let mut hasher = cairn_crypto::PackHasher::default();
     while let Some(message) = stream.next().await {
-        match message
-            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
-            .part
-        {
+        match message.map_err(Error::from_request_stream)?.part {
             Some(Part::Data(data)) => {
                 len += data.len() as u64;
                 if len > size {

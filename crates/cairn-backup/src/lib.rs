@@ -12,6 +12,8 @@ mod ingest;
 mod read;
 mod service;
 mod snapshots;
+#[cfg(test)]
+mod stream_tests;
 
 pub use service::BackupService;
 pub use snapshots::sweep_unfinished as sweep_unfinished_commits;

@@ -39,7 +39,7 @@ where
                 "the first message must be the snapshot header",
             ));
         }
-        Some(Err(status)) => return Err(Error::invalid("stream", status.message().to_owned())),
+        Some(Err(status)) => return Err(Error::from_request_stream(status)),
         None => return Err(Error::invalid("header", "empty commit")),
     };
     let tree = ChunkId::from_slice(&header.tree_id, "header.tree_id")?;
@@ -142,10 +142,7 @@ where
     // The tree goes in its place among the ids, unless the agent sent it.
     let mut tree = Some(tree);
     while let Some(message) = stream.next().await {
-        match message
-            .map_err(|s| Error::invalid("stream", s.message().to_owned()))?
-            .part
-        {
+        match message.map_err(Error::from_request_stream)?.part {
             Some(Part::ChunkIds(batch)) => {
                 for id in parse_ids("chunk_ids.ids", &batch.ids)? {
                     if let Some(t) = tree.filter(|t| *t <= id) {
@@ -214,15 +211,11 @@ impl RefPages<'_> {
         }
         let lacking = lacking_sorted(self.db, self.scope, &self.fresh).await?;
         if !lacking.is_empty() {
-            return Err(Error::invalid(
-                "chunk_ids",
-                format!(
-                    "referenced chunks are not stored for this company: {} of {} checked, the first {}",
-                    lacking.len(),
-                    self.fresh.len(),
-                    lacking[0].to_hex()
-                ),
-            ));
+            return Err(Error::ChunksNotStored {
+                lacking: lacking.len(),
+                checked: self.fresh.len(),
+                first: lacking[0],
+            });
         }
         self.fresh.clear();
         let ids = std::mem::replace(&mut self.page, Vec::with_capacity(PAGE_IDS * 32));

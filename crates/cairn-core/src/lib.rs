@@ -1,5 +1,7 @@
 //! Cairn's domain vocabulary: regions, identifiers, validated input types, the
-//! one error type every service maps to a gRPC status, and configuration loading.
+//! one error type every service maps to a gRPC status with a stable reason
+//! (and the functions a client reads that reason back with), and
+//! configuration loading.
 //!
 //! This crate holds no I/O beyond reading configuration and secret files and
 //! the direct-I/O file writer the store and the agent share; it must not

@@ -4,9 +4,16 @@
 //! `reason` is one of these names and whose `domain` is [`ERROR_DOMAIN`].
 //! Clients branch on the reason, never on the message: messages are for
 //! people and may change, reasons are part of the protocol and never do.
+//!
+//! A client reads a status back with [`Reason::of`], [`retry_delay`],
+//! [`field`] and [`info`]; the keys of the ErrorInfo metadata are in
+//! [`info_key`].
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
+
+use tonic_types::StatusExt;
 
 /// `google.rpc.ErrorInfo.domain` of every reason Cairn sets.
 pub const ERROR_DOMAIN: &str = "cairn.backup";
@@ -71,7 +78,8 @@ reasons! {
     FailedPrecondition => "FAILED_PRECONDITION",
     /// The client cancelled the call or its request stream.
     Cancelled => "CANCELLED",
-    /// A dependency cannot be reached now; RetryInfo says when to try again.
+    /// A dependency cannot be reached now, or the client's connection broke;
+    /// RetryInfo says when to try again.
     Unavailable => "UNAVAILABLE",
     /// A bug or an infrastructure failure on the server.
     Internal => "INTERNAL",
@@ -81,6 +89,61 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+impl Reason {
+    /// The reason a Cairn server gave for `status`, from its ErrorInfo in
+    /// Cairn's domain. `None` for a status without one (from a proxy or the
+    /// transport), of another domain, or with a reason this build does not
+    /// know (a newer server's): treat it by its code.
+    pub fn of(status: &tonic::Status) -> Option<Reason> {
+        let info = status.get_details_error_info()?;
+        if info.domain != ERROR_DOMAIN {
+            return None;
+        }
+        info.reason.parse().ok()
+    }
+}
+
+/// How long the server asks the caller to wait before trying again
+/// (`google.rpc.RetryInfo`), if it says.
+pub fn retry_delay(status: &tonic::Status) -> Option<Duration> {
+    status.get_details_retry_info()?.retry_delay
+}
+
+/// The entry `key` (one of [`info_key`]) of the ErrorInfo metadata of a
+/// Cairn status.
+pub fn info(status: &tonic::Status, key: &str) -> Option<String> {
+    let mut info = status.get_details_error_info()?;
+    if info.domain != ERROR_DOMAIN {
+        return None;
+    }
+    info.metadata.remove(key)
+}
+
+/// The request field an `INVALID_ARGUMENT` (or `CHUNKS_NOT_STORED`) names.
+pub fn field(status: &tonic::Status) -> Option<String> {
+    info(status, info_key::FIELD)
+}
+
+/// Keys of the ErrorInfo metadata a Cairn server sets; stable like the
+/// reasons.
+pub mod info_key {
+    /// The request field that was wrong (`INVALID_ARGUMENT`, `CHUNKS_NOT_STORED`).
+    pub const FIELD: &str = "field";
+    /// The kind of entity (`NOT_FOUND`, `ALREADY_EXISTS`): `company`, `snapshot`, ...
+    pub const KIND: &str = "kind";
+    /// The region the request belongs to (`WRONG_REGION`): `us`, `eu`.
+    pub const REGION: &str = "region";
+    /// The endpoint of that region's cell (`WRONG_REGION`).
+    pub const ENDPOINT: &str = "endpoint";
+    /// Seats in use and seats bought (`NO_SEAT_LEFT`).
+    pub const USED: &str = "used";
+    pub const SEATS: &str = "seats";
+    /// How many referenced chunks are not stored, and the first of them in
+    /// hex (`CHUNKS_NOT_STORED`).
+    pub const LACKING: &str = "lacking";
+    pub const FIRST: &str = "first";
 }
 
 /// A reason name this build does not know (a newer server's, say).

@@ -161,10 +161,10 @@ pub(crate) async fn enroll(
         cairn_tenancy::agents::seats_used(&txn, CompanyScope::from_secret(CompanyId(company.id)))
             .await?;
     if used >= company.seats {
-        return Err(Error::ResourceExhausted(format!(
-            "no seat left: {used} of {} seats are in use; buy more seats or revoke an agent",
-            company.seats
-        )));
+        return Err(Error::NoSeatLeft {
+            used,
+            seats: company.seats,
+        });
     }
     let agent_id = AgentId::new();
     // Conditional update: of two racing enrollments with one key, one wins.

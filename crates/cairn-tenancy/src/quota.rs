@@ -95,7 +95,7 @@ pub async fn check_upload<C: ConnectionTrait>(
     if let Some(quota) = company.quota_bytes {
         let stored = company_stored_bytes(db, scope).await?;
         if stored + size > quota {
-            return Err(Error::ResourceExhausted(format!(
+            return Err(Error::QuotaExceeded(format!(
                 "storage quota exceeded: the company stores {} of its {} quota and this upload \
                  needs {} more; ask the account owner to raise the quota",
                 gib(stored),
@@ -108,7 +108,7 @@ pub async fn check_upload<C: ConnectionTrait>(
     if let Some(quota) = g.quota_bytes {
         let stored = group_stored_bytes(db, scope, &g).await?;
         if stored + size > quota {
-            return Err(Error::ResourceExhausted(format!(
+            return Err(Error::QuotaExceeded(format!(
                 "storage quota exceeded: group `{}` stores {} of its {} quota and this upload \
                  needs {} more; ask an admin to raise the group quota",
                 g.name,

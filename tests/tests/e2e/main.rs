@@ -15,4 +15,5 @@ mod isolation;
 mod killed;
 mod mail;
 mod personal_key;
+mod reasons;
 mod sessions;
