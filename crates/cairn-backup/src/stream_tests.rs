@@ -55,7 +55,7 @@ async fn a_commit_whose_stream_fails_before_its_header_is_not_bad_input() {
 async fn a_commit_whose_stream_fails_midway_commits_nothing() {
     for test_db in cairn_migration::testing::test_databases().await.unwrap() {
         let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-        let scope = CompanyScope::new(CompanyId::new());
+        let scope = CompanyScope::for_tests(CompanyId::new());
         let agent = AgentId(uuid::Uuid::now_v7());
         let retention = snapshots::Retention {
             keep_last: 10,
@@ -100,7 +100,7 @@ async fn an_upload_whose_stream_fails_is_not_bad_input() {
     for test_db in cairn_migration::testing::test_databases().await.unwrap() {
         let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
         let store = CellStore::memory();
-        let scope = CompanyScope::new(CompanyId::new());
+        let scope = CompanyScope::for_tests(CompanyId::new());
         let machine = agent::Model {
             id: uuid::Uuid::now_v7(),
             company_id: scope.uuid(),

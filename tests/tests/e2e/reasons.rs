@@ -145,7 +145,7 @@ async fn refusals_carry_a_reason_and_what_to_act_on() {
             .revoke_agent(authed(
                 &lima,
                 RevokeAgentRequest {
-                    agent_id: state.agent_id.clone(),
+                    agent_id: state.agent_id.to_string(),
                 },
             ))
             .await

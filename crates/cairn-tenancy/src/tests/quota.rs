@@ -28,7 +28,7 @@ async fn an_upload_past_the_company_quota_is_refused() {
         check_upload(&db, scope, &a, 400).await.unwrap();
         let refused = check_upload(&db, scope, &a, 401).await;
         assert!(
-            matches!(refused, Err(Error::ResourceExhausted(_))),
+            matches!(refused, Err(Error::QuotaExceeded(_))),
             "{refused:?}"
         );
     }
@@ -47,7 +47,7 @@ async fn an_upload_past_the_group_quota_is_refused_and_other_groups_do_not_count
         check_upload(&db, scope, &seller, 100).await.unwrap();
         let refused = check_upload(&db, scope, &seller, 101).await;
         assert!(
-            matches!(refused, Err(Error::ResourceExhausted(_))),
+            matches!(refused, Err(Error::QuotaExceeded(_))),
             "{refused:?}"
         );
         // The default group has no quota: its agent uploads on.
