@@ -14,6 +14,8 @@ mod service;
 mod snapshots;
 #[cfg(test)]
 mod stream_tests;
+#[cfg(test)]
+mod testing;
 
 pub use service::BackupService;
 pub use snapshots::sweep_unfinished as sweep_unfinished_commits;

@@ -1,0 +1,26 @@
+//! Snapshots: commit (last, after every chunk is stored), list, get, delete,
+//! retention and the sweep of commits that never finished.
+//!
+//! One module per step, none importing another's internals in a cycle:
+//! `header` checks a commit's header; `refs` writes the referenced ids a
+//! page at a time, each page checked against the chunk index; `commit`
+//! drives a commit and writes the snapshot's row with the `retention` it
+//! triggers; `visibility` says whose snapshots a caller sees, which `list`
+//! and `delete` obey; `sweep` removes pages of commits that never finished.
+
+mod commit;
+mod delete;
+mod header;
+mod list;
+mod refs;
+mod retention;
+mod sweep;
+mod visibility;
+
+pub(crate) use commit::commit;
+pub(crate) use delete::delete;
+pub(crate) use header::receive_header;
+pub(crate) use list::{get, list, to_proto};
+pub(crate) use retention::Retention;
+pub use sweep::sweep_unfinished;
+pub(crate) use visibility::Visible;
