@@ -133,23 +133,6 @@ pub(crate) async fn locate<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Reads a repeated bytes field of chunk ids, refusing bad lengths and too many.
-pub(crate) fn parse_ids(field: &str, raw: &[Vec<u8>]) -> Result<Vec<ChunkId>, Error> {
-    if raw.len() > crate::MAX_IDS_PER_MESSAGE {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "at most {} ids per message, got {}",
-                crate::MAX_IDS_PER_MESSAGE,
-                raw.len()
-            ),
-        ));
-    }
-    raw.iter()
-        .map(|id| ChunkId::from_slice(id, field))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Pack upload: receive, check, store create-only, then index in one
 //! transaction. A pack whose index commit never happened is garbage, not damage.
 
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use std::collections::HashSet;
 
@@ -10,54 +11,57 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use cairn_core::{ChunkId, Error, PackId};
 use cairn_entity::regional::{agent, chunk, pack};
 use cairn_entity::{CompanyScope, begin_write, db_err};
-use cairn_proto::backup::v1::{self as pb, upload_pack_request::Part};
 use cairn_store::CellStore;
 
-use crate::MAX_PACK_SIZE;
 use crate::index::pieces;
 
-/// Receives one pack upload and stores it: the header is checked (and the
-/// quota, before anything is written), then each part is hashed and handed
+/// A pack's header, checked: its size (1 byte to [`crate::MAX_PACK_SIZE`]),
+/// the id the uploader names (which the bytes must then hash to), and its
+/// chunk records (well-formed, sorted, non-overlapping, inside the pack).
+#[derive(Clone, Debug)]
+pub(crate) struct PackHeader {
+    pub(crate) size: u64,
+    pub(crate) claimed: Option<PackId>,
+    pub(crate) chunks: Vec<PackRecord>,
+}
+
+/// Where one chunk sits in a pack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PackRecord {
+    pub(crate) id: ChunkId,
+    pub(crate) offset: u64,
+    /// Stored length, in bytes.
+    pub(crate) length: u32,
+    /// Plaintext length, in bytes.
+    pub(crate) raw_length: u32,
+}
+
+/// An upload as it arrives: the header, then the pack's bytes in parts.
+pub(crate) struct PackUpload<P> {
+    pub(crate) header: PackHeader,
+    pub(crate) parts: P,
+}
+
+/// Receives one pack upload and stores it: the header is checked (by the
+/// adapter) and the quota, before anything is written, then each part is hashed and handed
 /// to the bucket as it arrives, so neither the check nor the write waits for
 /// the whole pack, and the pack is never held whole in memory here. A part
 /// is one message: 2 MiB from Cairn's agent, at most the server's message
 /// limit (16 MiB): milliseconds of hashing. The pack is stored under that
 /// hash, its id (an id the header names must match it); then its chunks
 /// are indexed. Returns how many chunks were new, and the pack's id.
-pub(crate) async fn receive_and_store<S>(
+pub(crate) async fn receive_and_store<P>(
     db: &DatabaseConnection,
     store: &CellStore,
     scope: CompanyScope,
     agent: &agent::Model,
-    mut stream: S,
+    upload: PackUpload<P>,
 ) -> Result<(u32, PackId), Error>
 where
-    S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
+    P: Stream<Item = Result<Bytes, Error>> + Unpin,
 {
-    let header = match stream.next().await {
-        Some(Ok(pb::UploadPackRequest {
-            part: Some(Part::Header(h)),
-        })) => h,
-        Some(Ok(_)) => {
-            return Err(Error::invalid(
-                "header",
-                "the first message must be the pack header",
-            ));
-        }
-        Some(Err(status)) => return Err(Error::from_request_stream(status)),
-        None => return Err(Error::invalid("header", "empty upload")),
-    };
-    if header.size == 0 || header.size > MAX_PACK_SIZE {
-        return Err(Error::invalid(
-            "header.size",
-            format!("must be between 1 and {MAX_PACK_SIZE} bytes"),
-        ));
-    }
-    let claimed = match header.pack_id.as_slice() {
-        [] => None,
-        id => Some(PackId::from_slice(id, "header.pack_id")?),
-    };
-    cairn_engine::validate_pack_records(header.size, &header.chunks)?;
+    let PackUpload { header, mut parts } = upload;
+    let claimed = header.claimed;
     let company = scope.company();
     let size = header.size as i64;
     let known_pack = match &claimed {
@@ -77,7 +81,7 @@ where
     }
 
     let mut writer = store.begin_pack(company)?;
-    let received = receive_parts(&mut stream, header.size, &mut writer).await;
+    let received = receive_parts(&mut parts, header.size, &mut writer).await;
     let checked = received.and_then(|hashed| match claimed {
         Some(id) if id != hashed => Err(Error::invalid(
             "header.pack_id",
@@ -103,11 +107,6 @@ where
         )));
     }
 
-    let ids: Vec<ChunkId> = header
-        .chunks
-        .iter()
-        .map(|c| ChunkId::from_slice(&c.id, "header.chunks.id"))
-        .collect::<Result<_, _>>()?;
     let txn = begin_write(db)
         .await
         .map_err(db_err("starting a pack commit"))?;
@@ -132,10 +131,11 @@ where
     }
     // A chunk already indexed keeps its first location: the database skips
     // it, which costs one index probe instead of a lookup and an insert.
-    let mut in_pack = HashSet::with_capacity(ids.len());
-    let mut rows = Vec::with_capacity(ids.len());
-    for (record, id) in header.chunks.iter().zip(&ids) {
-        if in_pack.insert(*id) {
+    let mut in_pack = HashSet::with_capacity(header.chunks.len());
+    let mut rows = Vec::with_capacity(header.chunks.len());
+    for record in &header.chunks {
+        let id = record.id;
+        if in_pack.insert(id) {
             rows.push(chunk::ActiveModel {
                 company_id: Set(scope.uuid()),
                 id: Set(id.0.to_vec()),
@@ -166,29 +166,24 @@ where
 
 /// Reads exactly `size` bytes of pack data from the upload stream, hashing
 /// each part and handing it to `writer` as it arrives; returns the hash.
-async fn receive_parts<S>(
-    stream: &mut S,
+async fn receive_parts<P>(
+    parts: &mut P,
     size: u64,
     writer: &mut cairn_store::PackWriter,
 ) -> Result<PackId, Error>
 where
-    S: Stream<Item = Result<pb::UploadPackRequest, tonic::Status>> + Unpin,
+    P: Stream<Item = Result<Bytes, Error>> + Unpin,
 {
     let mut len = 0u64;
     let mut hasher = cairn_crypto::PackHasher::default();
-    while let Some(message) = stream.next().await {
-        match message.map_err(Error::from_request_stream)?.part {
-            Some(Part::Data(data)) => {
-                len += data.len() as u64;
-                if len > size {
-                    return Err(Error::invalid("data", "more bytes than header.size"));
-                }
-                hasher.update(&data);
-                writer.write(data).await?;
-            }
-            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
-            None => return Err(Error::invalid("part", "empty message")),
+    while let Some(data) = parts.next().await {
+        let data = data?;
+        len += data.len() as u64;
+        if len > size {
+            return Err(Error::invalid("data", "more bytes than header.size"));
         }
+        hasher.update(&data);
+        writer.write(data).await?;
     }
     if len != size {
         return Err(Error::invalid(

@@ -6,18 +6,19 @@
 //!
 //! Callers, quotas, groups and agent status come from cairn-tenancy, inside
 //! this crate's own transactions; it depends on no other service crate.
+//! Only the gRPC adapter (`grpc`) knows tonic and the protos: it decodes
+//! requests and request streams into domain inputs, and the domain modules
+//! (`ingest`, `snapshots`, `read`, `index`) never see a message or a status.
 
+mod grpc;
 mod index;
 mod ingest;
 mod read;
-mod service;
 mod snapshots;
-#[cfg(test)]
-mod stream_tests;
 #[cfg(test)]
 mod testing;
 
-pub use service::BackupService;
+pub use grpc::BackupService;
 pub use snapshots::sweep_unfinished as sweep_unfinished_commits;
 
 /// At most this many chunk ids per request or message.

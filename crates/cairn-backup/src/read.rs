@@ -3,15 +3,26 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
 use cairn_core::{ChunkId, EntityKind, Error, PackId};
 use cairn_entity::CompanyScope;
-use cairn_proto::backup::v1 as pb;
 use cairn_store::CellStore;
 
 use crate::index::locate;
+
+/// A chunk read back: its id as the index holds it, and its bytes as
+/// stored, a view of the buffer the ranged read filled.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredChunk {
+    pub(crate) id: Vec<u8>,
+    pub(crate) data: Bytes,
+}
+
+/// A batch of chunks of about [`RESPONSE_BYTES`], or why reading stopped.
+pub(crate) type ChunkBatch = Result<Vec<StoredChunk>, Error>;
 
 /// A chunk id and where its bytes sit in its pack.
 type ChunkRange = (Vec<u8>, std::ops::Range<u64>);
@@ -48,7 +59,7 @@ pub(crate) async fn read_chunks(
     store: CellStore,
     scope: CompanyScope,
     ids: Vec<ChunkId>,
-) -> Result<mpsc::Receiver<Result<pb::ReadChunksResponse, tonic::Status>>, Error> {
+) -> Result<mpsc::Receiver<ChunkBatch>, Error> {
     let rows = locate(db, scope, &ids).await?;
     if rows.len() < ids.iter().collect::<std::collections::HashSet<_>>().len() {
         let found: std::collections::HashSet<&[u8]> =
@@ -73,13 +84,13 @@ pub(crate) async fn read_chunks(
     let (tx, rx) = mpsc::channel(2);
     let company = scope.company();
     tokio::spawn(async move {
-        let mut batch = pb::ReadChunksResponse::default();
+        let mut batch: Vec<StoredChunk> = Vec::new();
         let mut batch_bytes = 0;
         for (pack, chunks) in by_pack {
             let key = match PackId::from_slice(&pack, "pack id") {
                 Ok(pack) => CellStore::pack_key(company, &pack),
                 Err(err) => {
-                    let _ = tx.send(Err(err.into())).await;
+                    let _ = tx.send(Err(err)).await;
                     return;
                 }
             };
@@ -88,13 +99,13 @@ pub(crate) async fn read_chunks(
                 let parts = match store.read_ranges(&key, &ranges).await {
                     Ok(parts) => parts,
                     Err(err) => {
-                        let _ = tx.send(Err(err.into())).await;
+                        let _ = tx.send(Err(err)).await;
                         return;
                     }
                 };
                 for ((id, _), data) in group.into_iter().zip(parts) {
                     batch_bytes += data.len();
-                    batch.chunks.push(pb::StoredChunk { id, data });
+                    batch.push(StoredChunk { id, data });
                     if batch_bytes >= RESPONSE_BYTES {
                         if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
                             return;
@@ -104,7 +115,7 @@ pub(crate) async fn read_chunks(
                 }
             }
         }
-        if !batch.chunks.is_empty() {
+        if !batch.is_empty() {
             let _ = tx.send(Ok(batch)).await;
         }
     });

@@ -1,16 +1,15 @@
 //! Fixtures the crate's tests share: sortable chunk ids, chunks in the
-//! index, a commit's header and ids, and the pages a snapshot left.
+//! index, a commit as the adapter hands it on, and the pages a snapshot left.
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
-use cairn_core::ChunkId;
+use cairn_core::{ChunkId, Error};
 use cairn_entity::CompanyScope;
 use cairn_entity::regional::{chunk, snapshot_ref_page};
-use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
-use crate::snapshots::Retention;
+use crate::snapshots::{Retention, SnapshotCommit, SnapshotHeader, SnapshotStats};
 
 /// Sortable ids: `n` big-endian first.
 pub(crate) fn id(n: u32) -> ChunkId {
@@ -36,31 +35,25 @@ pub(crate) async fn store_chunks(db: &DatabaseConnection, scope: CompanyScope, i
     }
 }
 
-pub(crate) type Requests =
-    futures::stream::Iter<std::vec::IntoIter<Result<pb::CommitSnapshotRequest, tonic::Status>>>;
+pub(crate) type Ids = futures::stream::Iter<std::vec::IntoIter<Result<Vec<ChunkId>, Error>>>;
 
-/// A commit's header and its ids, a thousand per message.
-pub(crate) fn requests(
-    tree: ChunkId,
-    ids: &[ChunkId],
-) -> ((pb::SnapshotHeader, ChunkId), Requests) {
-    let header = pb::SnapshotHeader {
-        tree_id: tree.0.to_vec(),
-        hostname: "ledger-1".into(),
-        paths: vec!["/data".into()],
-        ..pb::SnapshotHeader::default()
-    };
-    let messages: Vec<_> = ids
-        .chunks(1000)
-        .map(|batch| {
-            Ok(pb::CommitSnapshotRequest {
-                part: Some(Part::ChunkIds(pb::ChunkIds {
-                    ids: batch.iter().map(|id| id.0.to_vec()).collect(),
-                })),
-            })
-        })
-        .collect();
-    ((header, tree), futures::stream::iter(messages))
+/// A commit's header and its ids, a thousand per batch, as the adapter
+/// hands them on.
+pub(crate) fn requests(tree: ChunkId, ids: &[ChunkId]) -> SnapshotCommit<Ids> {
+    let header = SnapshotHeader::new(
+        tree,
+        "ledger-1".into(),
+        vec!["/data".into()],
+        0,
+        0,
+        SnapshotStats::default(),
+    )
+    .unwrap();
+    let batches: Vec<_> = ids.chunks(1000).map(|batch| Ok(batch.to_vec())).collect();
+    SnapshotCommit {
+        header,
+        ids: futures::stream::iter(batches),
+    }
 }
 
 /// The ids a snapshot's pages hold, in page order.

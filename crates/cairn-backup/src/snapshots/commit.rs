@@ -5,34 +5,51 @@ use futures::Stream;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use cairn_core::{AgentId, ChunkId, Error, SnapshotId};
-use cairn_entity::regional::{snapshot, snapshot_ref_page};
+use cairn_entity::regional::{agent, snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, begin_write, db_err};
-use cairn_proto::backup::v1 as pb;
 
-use super::Retention;
 use super::refs::write_refs;
 use super::retention::apply_retention;
+use super::{Retention, SnapshotCommit, SnapshotHeader};
+
+/// Commits an agent's snapshot under the retention of the agent's group
+/// (at least the newest snapshot is always kept).
+pub(crate) async fn commit_for_agent<I>(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    agent: &agent::Model,
+    commit: SnapshotCommit<I>,
+) -> Result<snapshot::Model, Error>
+where
+    I: Stream<Item = Result<Vec<ChunkId>, Error>> + Unpin,
+{
+    let group = cairn_tenancy::groups::resolve(db, scope, agent.group_id).await?;
+    let retention = Retention {
+        keep_last: usize::try_from(group.keep_last).unwrap_or(1).max(1),
+        keep_within_days: i64::from(group.keep_within_days),
+    };
+    self::commit(db, scope, AgentId(agent.id), retention, commit).await
+}
 
 /// Commits a snapshot whose header is read: its referenced chunk ids come
 /// in ascending order, are checked and written a page at a time as they
 /// arrive (so memory does not grow with the snapshot), and the snapshot's
 /// row is written last, in one transaction with the retention it triggers.
 /// A commit that fails leaves no pages behind.
-pub(crate) async fn commit<S>(
+pub(crate) async fn commit<I>(
     db: &DatabaseConnection,
     scope: CompanyScope,
     agent: AgentId,
     retention: Retention,
-    (header, tree): (pb::SnapshotHeader, ChunkId),
-    stream: S,
+    SnapshotCommit { header, ids }: SnapshotCommit<I>,
 ) -> Result<snapshot::Model, Error>
 where
-    S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
+    I: Stream<Item = Result<Vec<ChunkId>, Error>> + Unpin,
 {
     let id = SnapshotId::new();
     let outcome = async {
-        write_refs(db, scope, agent, id, tree, stream).await?;
-        record(db, scope, agent, retention, id, header, tree).await
+        write_refs(db, scope, agent, id, header.tree, ids).await?;
+        record(db, scope, agent, retention, id, header).await
     }
     .await;
     if outcome.is_err()
@@ -56,10 +73,9 @@ async fn record(
     agent: AgentId,
     retention: Retention,
     id: SnapshotId,
-    header: pb::SnapshotHeader,
-    tree: ChunkId,
+    header: SnapshotHeader,
 ) -> Result<snapshot::Model, Error> {
-    let stats = header.stats.unwrap_or_default();
+    let stats = header.stats;
     let txn = begin_write(db)
         .await
         .map_err(db_err("starting a snapshot commit"))?;
@@ -72,7 +88,7 @@ async fn record(
             .map_err(|e| Error::internal_with("encoding paths", e))?),
         started_at: Set(header.started_at),
         finished_at: Set(header.finished_at),
-        tree_id: Set(tree.0.to_vec()),
+        tree_id: Set(header.tree.0.to_vec()),
         files: Set(stats.files as i64),
         dirs: Set(stats.dirs as i64),
         bytes: Set(stats.bytes as i64),
@@ -111,10 +127,8 @@ mod tests {
             store_chunks(&db, scope, &ids).await;
             store_chunks(&db, scope, &[tree]).await;
 
-            let (header, stream) = requests(tree, &ids);
-            let first = commit(&db, scope, agent, KEEP, header, stream)
-                .await
-                .unwrap();
+            let commit_in = requests(tree, &ids);
+            let first = commit(&db, scope, agent, KEEP, commit_in).await.unwrap();
             let mut expected: Vec<ChunkId> = ids.clone();
             expected.push(tree);
             expected.sort();
@@ -133,10 +147,8 @@ mod tests {
             store_chunks(&db, scope, &added).await;
             let mut next: Vec<ChunkId> = ids.iter().chain(&added).copied().collect();
             next.sort();
-            let (header, stream) = requests(tree, &next);
-            let second = commit(&db, scope, agent, KEEP, header, stream)
-                .await
-                .unwrap();
+            let commit_in = requests(tree, &next);
+            let second = commit(&db, scope, agent, KEEP, commit_in).await.unwrap();
             assert_eq!(
                 pages_of(&db, second.id).await.len(),
                 (next.len() + 1) * 32,
@@ -145,8 +157,8 @@ mod tests {
             );
             let mut lacking = next.clone();
             lacking.push(id(u32::MAX));
-            let (header, stream) = requests(tree, &lacking);
-            let err = commit(&db, scope, agent, KEEP, header, stream)
+            let commit_in = requests(tree, &lacking);
+            let err = commit(&db, scope, agent, KEEP, commit_in)
                 .await
                 .unwrap_err();
             assert!(
@@ -158,14 +170,14 @@ mod tests {
             // Out of order, or repeated: refused, nothing left behind.
             let mut unsorted = ids.clone();
             unsorted.swap(10, PAGE_IDS + 10);
-            let (header, stream) = requests(tree, &unsorted);
-            let err = commit(&db, scope, agent, KEEP, header, stream)
+            let commit_in = requests(tree, &unsorted);
+            let err = commit(&db, scope, agent, KEEP, commit_in)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("ascending order"), "{err}");
             let repeated = [ids[0], ids[0]];
-            let (header, stream) = requests(tree, &repeated);
-            let err = commit(&db, scope, agent, KEEP, header, stream)
+            let commit_in = requests(tree, &repeated);
+            let err = commit(&db, scope, agent, KEEP, commit_in)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("ascending order"), "{err}");

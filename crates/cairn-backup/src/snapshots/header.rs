@@ -1,43 +1,74 @@
-//! A commit's header, the request stream's first message, checked.
-
-use futures::{Stream, StreamExt};
+//! A commit's header, checked, and the commit as it arrives.
 
 use cairn_core::validate::text;
 use cairn_core::{ChunkId, Error};
-use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
-/// Reads and checks a commit's header, the stream's first message.
-pub(crate) async fn receive_header<S>(
-    stream: &mut S,
-) -> Result<(pb::SnapshotHeader, ChunkId), Error>
-where
-    S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
-{
-    let header = match stream.next().await {
-        Some(Ok(pb::CommitSnapshotRequest {
-            part: Some(Part::Header(h)),
-        })) => h,
-        Some(Ok(_)) => {
-            return Err(Error::invalid(
-                "header",
-                "the first message must be the snapshot header",
-            ));
-        }
-        Some(Err(status)) => return Err(Error::from_request_stream(status)),
-        None => return Err(Error::invalid("header", "empty commit")),
-    };
-    let tree = ChunkId::from_slice(&header.tree_id, "header.tree_id")?;
-    text("header.hostname", &header.hostname, 253)?;
-    if header.paths.is_empty() || header.paths.len() > 1000 {
-        return Err(Error::invalid("header.paths", "must name 1 to 1000 paths"));
-    }
-    for path in &header.paths {
-        if path.is_empty() || path.len() > 4096 {
+/// Longest hostname, in characters.
+pub(crate) const MAX_HOSTNAME: usize = 253;
+/// Most paths one snapshot names.
+pub(crate) const MAX_PATHS: usize = 1000;
+/// Longest path, in bytes.
+pub(crate) const MAX_PATH_BYTES: usize = 4096;
+
+/// What the agent counted, in clear: files, directories, plaintext bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SnapshotStats {
+    pub(crate) files: u64,
+    pub(crate) dirs: u64,
+    pub(crate) bytes: u64,
+}
+
+/// A snapshot's header, checked: its root tree, the machine's name, the
+/// paths backed up, when (seconds since the Unix epoch) and what it counted.
+#[derive(Clone, Debug)]
+pub(crate) struct SnapshotHeader {
+    pub(crate) tree: ChunkId,
+    pub(crate) hostname: String,
+    pub(crate) paths: Vec<String>,
+    pub(crate) started_at: i64,
+    pub(crate) finished_at: i64,
+    pub(crate) stats: SnapshotStats,
+}
+
+impl SnapshotHeader {
+    /// Checks the hostname and the paths, naming the field at fault.
+    pub(crate) fn new(
+        tree: ChunkId,
+        hostname: String,
+        paths: Vec<String>,
+        started_at: i64,
+        finished_at: i64,
+        stats: SnapshotStats,
+    ) -> Result<SnapshotHeader, Error> {
+        text("header.hostname", &hostname, MAX_HOSTNAME)?;
+        if paths.is_empty() || paths.len() > MAX_PATHS {
             return Err(Error::invalid(
                 "header.paths",
-                "each path must be 1 to 4096 bytes",
+                format!("must name 1 to {MAX_PATHS} paths"),
             ));
         }
+        for path in &paths {
+            if path.is_empty() || path.len() > MAX_PATH_BYTES {
+                return Err(Error::invalid(
+                    "header.paths",
+                    format!("each path must be 1 to {MAX_PATH_BYTES} bytes"),
+                ));
+            }
+        }
+        Ok(SnapshotHeader {
+            tree,
+            hostname,
+            paths,
+            started_at,
+            finished_at,
+            stats,
+        })
     }
-    Ok((header, tree))
+}
+
+/// A commit as it arrives: the header, then the referenced chunk ids in
+/// ascending order, a batch (one message's worth) at a time.
+pub(crate) struct SnapshotCommit<I> {
+    pub(crate) header: SnapshotHeader,
+    pub(crate) ids: I,
 }

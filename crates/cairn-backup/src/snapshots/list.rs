@@ -5,7 +5,6 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use cairn_core::{AgentId, EntityKind, Error, SnapshotId};
 use cairn_entity::regional::{agent, snapshot};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_proto::backup::v1 as pb;
 
 use super::Visible;
 
@@ -53,21 +52,4 @@ pub(crate) async fn get(
         .map_err(db_err("finding a snapshot"))?
         .filter(|row| visible.allows(row.agent_id))
         .ok_or_else(|| Error::not_found(EntityKind::Snapshot, id))
-}
-
-pub(crate) fn to_proto(row: snapshot::Model) -> pb::Snapshot {
-    pb::Snapshot {
-        snapshot_id: row.id.to_string(),
-        agent_id: row.agent_id.to_string(),
-        hostname: row.hostname,
-        paths: serde_json::from_str(&row.paths).unwrap_or_default(),
-        started_at: row.started_at,
-        finished_at: row.finished_at,
-        tree_id: row.tree_id,
-        stats: Some(pb::SnapshotStats {
-            files: row.files as u64,
-            dirs: row.dirs as u64,
-            bytes: row.bytes as u64,
-        }),
-    }
 }

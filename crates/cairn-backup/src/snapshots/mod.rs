@@ -2,7 +2,7 @@
 //! retention and the sweep of commits that never finished.
 //!
 //! One module per step, none importing another's internals in a cycle:
-//! `header` checks a commit's header; `refs` writes the referenced ids a
+//! `header` holds a commit's checked header; `refs` writes the referenced ids a
 //! page at a time, each page checked against the chunk index; `commit`
 //! drives a commit and writes the snapshot's row with the `retention` it
 //! triggers; `visibility` says whose snapshots a caller sees, which `list`
@@ -17,10 +17,12 @@ mod retention;
 mod sweep;
 mod visibility;
 
+#[cfg(test)]
 pub(crate) use commit::commit;
+pub(crate) use commit::commit_for_agent;
 pub(crate) use delete::delete;
-pub(crate) use header::receive_header;
-pub(crate) use list::{get, list, to_proto};
+pub(crate) use header::{SnapshotCommit, SnapshotHeader, SnapshotStats};
+pub(crate) use list::{get, list};
 pub(crate) use retention::Retention;
 pub use sweep::sweep_unfinished;
-pub(crate) use visibility::Visible;
+pub(crate) use visibility::{Caller, Visible, visible};

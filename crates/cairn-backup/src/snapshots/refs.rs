@@ -10,24 +10,23 @@ use sea_orm::{
 use cairn_core::{AgentId, ChunkId, Error, SnapshotId};
 use cairn_entity::regional::{snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
 
-use crate::index::{lacking_sorted, parse_ids};
+use crate::index::lacking_sorted;
 
 /// Chunk ids per page of a snapshot's references (128 KiB).
 pub(super) const PAGE_IDS: usize = 4096;
 
 /// Reads the referenced ids, with the root tree among them, into pages.
-pub(super) async fn write_refs<S>(
+pub(super) async fn write_refs<I>(
     db: &DatabaseConnection,
     scope: CompanyScope,
     agent: AgentId,
     snapshot: SnapshotId,
     tree: ChunkId,
-    mut stream: S,
+    mut ids: I,
 ) -> Result<(), Error>
 where
-    S: Stream<Item = Result<pb::CommitSnapshotRequest, tonic::Status>> + Unpin,
+    I: Stream<Item = Result<Vec<ChunkId>, Error>> + Unpin,
 {
     let mut pages = RefPages {
         db,
@@ -42,21 +41,15 @@ where
     };
     // The tree goes in its place among the ids, unless the agent sent it.
     let mut tree = Some(tree);
-    while let Some(message) = stream.next().await {
-        match message.map_err(Error::from_request_stream)?.part {
-            Some(Part::ChunkIds(batch)) => {
-                for id in parse_ids("chunk_ids.ids", &batch.ids)? {
-                    if let Some(t) = tree.filter(|t| *t <= id) {
-                        if t < id {
-                            pages.push(t).await?;
-                        }
-                        tree = None;
-                    }
-                    pages.push(id).await?;
+    while let Some(batch) = ids.next().await {
+        for id in batch? {
+            if let Some(t) = tree.filter(|t| *t <= id) {
+                if t < id {
+                    pages.push(t).await?;
                 }
+                tree = None;
             }
-            Some(Part::Header(_)) => return Err(Error::invalid("header", "sent twice")),
-            None => return Err(Error::invalid("part", "empty message")),
+            pages.push(id).await?;
         }
     }
     if let Some(t) = tree {

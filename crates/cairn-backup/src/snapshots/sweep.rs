@@ -50,10 +50,8 @@ mod tests {
             let agent = AgentId(uuid::Uuid::now_v7());
             let tree = id(1);
             store_chunks(&db, scope, &[tree]).await;
-            let (header, stream) = requests(tree, &[]);
-            let committed = commit(&db, scope, agent, KEEP, header, stream)
-                .await
-                .unwrap();
+            let commit_in = requests(tree, &[]);
+            let committed = commit(&db, scope, agent, KEEP, commit_in).await.unwrap();
             let old = chrono::Utc::now() - chrono::Duration::days(3);
             let (abandoned, under_way) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
             for (snapshot, created_at) in [(abandoned, old), (under_way, chrono::Utc::now())] {

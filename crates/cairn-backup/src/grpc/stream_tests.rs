@@ -2,16 +2,16 @@
 //! connection breaks, is not taken for one that sent bad input, and leaves
 //! nothing half done.
 
-use futures::stream;
+use futures::{StreamExt, stream};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use cairn_core::{AgentId, ChunkId, CompanyId, Error};
 use cairn_entity::CompanyScope;
-use cairn_entity::regional::{agent, snapshot, snapshot_ref_page};
+use cairn_entity::regional::{snapshot, snapshot_ref_page};
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request::Part};
-use cairn_store::CellStore;
 
-use crate::{ingest, snapshots};
+use super::convert::{pack_upload, snapshot_commit};
+use crate::snapshots;
 
 fn cancelled() -> tonic::Status {
     tonic::Status::cancelled("stream reset by the client")
@@ -36,15 +36,15 @@ fn header(tree: ChunkId) -> pb::CommitSnapshotRequest {
 
 #[tokio::test]
 async fn a_commit_whose_stream_fails_before_its_header_is_not_bad_input() {
-    let mut failed = stream::iter(vec![Err(cancelled())]);
-    let err = snapshots::receive_header(&mut failed).await.unwrap_err();
+    let failed = stream::iter(vec![Err(cancelled())]);
+    let err = snapshot_commit(failed).await.err().unwrap();
     assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
-    let mut failed = stream::iter(vec![Err(broken())]);
-    let err = snapshots::receive_header(&mut failed).await.unwrap_err();
+    let failed = stream::iter(vec![Err(broken())]);
+    let err = snapshot_commit(failed).await.err().unwrap();
     assert!(matches!(err, Error::StreamBroken(_)), "{err:?}");
     // What the client did send wrong is still named.
-    let mut empty = stream::iter(Vec::<Result<pb::CommitSnapshotRequest, _>>::new());
-    let err = snapshots::receive_header(&mut empty).await.unwrap_err();
+    let empty = stream::iter(Vec::<Result<pb::CommitSnapshotRequest, _>>::new());
+    let err = snapshot_commit(empty).await.err().unwrap();
     assert!(
         matches!(&err, Error::InvalidArgument { field, .. } if field == "header"),
         "{err:?}"
@@ -62,7 +62,7 @@ async fn a_commit_whose_stream_fails_midway_commits_nothing() {
             keep_within_days: 30,
         };
         for (failure, cancel) in [(cancelled(), true), (broken(), false)] {
-            let mut messages = stream::iter(vec![
+            let messages = stream::iter(vec![
                 Ok(header(ChunkId([7; 32]))),
                 Ok(pb::CommitSnapshotRequest {
                     part: Some(Part::ChunkIds(pb::ChunkIds {
@@ -71,8 +71,8 @@ async fn a_commit_whose_stream_fails_midway_commits_nothing() {
                 }),
                 Err(failure),
             ]);
-            let header = snapshots::receive_header(&mut messages).await.unwrap();
-            let err = snapshots::commit(&db, scope, agent, retention, header, messages)
+            let commit = snapshot_commit(messages).await.ok().unwrap();
+            let err = snapshots::commit(&db, scope, agent, retention, commit)
                 .await
                 .unwrap_err();
             if cancel {
@@ -97,39 +97,33 @@ async fn a_commit_whose_stream_fails_midway_commits_nothing() {
 
 #[tokio::test]
 async fn an_upload_whose_stream_fails_is_not_bad_input() {
-    for test_db in cairn_migration::testing::test_databases().await.unwrap() {
-        let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-        let store = CellStore::memory();
-        let scope = CompanyScope::for_tests(CompanyId::new());
-        let machine = agent::Model {
-            id: uuid::Uuid::now_v7(),
-            company_id: scope.uuid(),
-            hostname: "ledger-1".into(),
-            credential_hash: vec![0; 32],
-            enrolled_at: chrono::Utc::now(),
-            revoked_at: None,
-            owner_user_id: None,
-            group_id: None,
-            last_seen_at: None,
-            last_attempt_at: None,
-            last_backup_at: None,
-            last_result: String::new(),
-            last_error: String::new(),
-            bytes_protected: 0,
-            policy_version_seen: 0,
-            idle_alert_at: None,
-        };
-        for (failure, cancel) in [(cancelled(), true), (broken(), false)] {
-            let failed = stream::iter(vec![Err(failure)]);
-            let err = ingest::receive_and_store(&db, &store, scope, &machine, failed)
-                .await
-                .unwrap_err();
-            if cancel {
-                assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
-            } else {
-                assert!(matches!(err, Error::StreamBroken(_)), "{err:?}");
-            }
+    for (failure, cancel) in [(cancelled(), true), (broken(), false)] {
+        let failed = stream::iter(vec![Err(failure)]);
+        let err = pack_upload(failed).await.err().unwrap();
+        if cancel {
+            assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
+        } else {
+            assert!(matches!(err, Error::StreamBroken(_)), "{err:?}");
         }
-        assert!(store.list(None).await.unwrap().is_empty());
     }
+    // A part that fails after the header fails the upload the same way.
+    let header = pb::UploadPackRequest {
+        part: Some(pb::upload_pack_request::Part::Header(pb::PackHeader {
+            pack_id: Vec::new(),
+            size: 3,
+            chunks: vec![pb::ChunkRecord {
+                id: vec![5; 32],
+                offset: 0,
+                length: 3,
+                raw_length: 3,
+            }],
+        })),
+    };
+    let upload = pack_upload(stream::iter(vec![Ok(header), Err(cancelled())]))
+        .await
+        .ok()
+        .unwrap();
+    let mut parts = upload.parts;
+    let err = parts.next().await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
 }

@@ -1,21 +1,21 @@
 //! gRPC adapter of the backup service.
 
+use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
 use cairn_auth::{Authenticator, PrincipalKind};
 use cairn_core::{AgentId, Error, SnapshotId};
+use cairn_entity::CompanyScope;
 use cairn_entity::regional::agent;
-use cairn_entity::{CompanyScope, db_err};
 use cairn_proto::backup::v1 as pb;
 use cairn_store::CellStore;
 use cairn_tenancy::access::{self, EVERYONE};
 
-use crate::index::{parse_ids, present};
-use crate::snapshots::{Retention, Visible};
+use super::convert::{pack_upload, parse_ids, read_response, snapshot_commit, snapshot_to_proto};
+use crate::index::present;
+use crate::snapshots::{Caller, Visible};
 use crate::{ingest, read, snapshots};
 
 pub struct BackupService {
@@ -49,37 +49,15 @@ impl BackupService {
         access::agent_from_claims(&self.db, &claims).await
     }
 
-    /// Whose snapshots the caller sees: owners and admins every machine's; a
-    /// member, and an agent, the machines of the same person (an agent that
-    /// belongs to nobody, only its own).
+    /// Whose snapshots the caller sees.
     async fn visible(&self, caller: &Caller, scope: CompanyScope) -> Result<Visible, Error> {
-        let owner = match caller {
-            Caller::User(user) if user.is_admin() => return Ok(Visible::All),
-            Caller::User(user) => user.user.id,
-            Caller::Agent(agent) => match agent.owner_user_id {
-                Some(owner) => owner,
-                None => return Ok(Visible::Agents(vec![agent.id])),
-            },
-        };
-        let ids = agent::Entity::find()
-            .filter(agent::Column::CompanyId.eq(scope.uuid()))
-            .filter(agent::Column::OwnerUserId.eq(owner))
-            .all(&self.db)
-            .await
-            .map_err(db_err("finding a person's machines"))?
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
-        Ok(Visible::Agents(ids))
+        snapshots::visible(&self.db, scope, caller).await
     }
 }
 
-enum Caller {
-    Agent(agent::Model),
-    User(access::UserCaller),
-}
-
-type ReadStream = ReceiverStream<Result<pb::ReadChunksResponse, Status>>;
+/// Read batches, turned into responses as they go out (one box per call).
+type ReadStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::ReadChunksResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::backup_service_server::BackupService for BackupService {
@@ -103,9 +81,9 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<Streaming<pb::UploadPackRequest>>,
     ) -> Result<Response<pb::UploadPackResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
+        let upload = pack_upload(request.into_inner()).await?;
         let (chunks_added, pack_id) =
-            ingest::receive_and_store(&self.db, &self.store, scope, &agent, request.into_inner())
-                .await?;
+            ingest::receive_and_store(&self.db, &self.store, scope, &agent, upload).await?;
         if let Err(err) = cairn_tenancy::quota::alert_if_near(&self.db, scope, &agent).await {
             tracing::warn!(error = %err, "could not check the quota alert");
         }
@@ -120,24 +98,10 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<Streaming<pb::CommitSnapshotRequest>>,
     ) -> Result<Response<pb::CommitSnapshotResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
-        let mut stream = request.into_inner();
-        let header = snapshots::receive_header(&mut stream).await?;
-        let group = cairn_tenancy::groups::resolve(&self.db, scope, agent.group_id).await?;
-        let retention = Retention {
-            keep_last: usize::try_from(group.keep_last).unwrap_or(1).max(1),
-            keep_within_days: i64::from(group.keep_within_days),
-        };
-        let row = snapshots::commit(
-            &self.db,
-            scope,
-            AgentId(agent.id),
-            retention,
-            header,
-            stream,
-        )
-        .await?;
+        let commit = snapshot_commit(request.into_inner()).await?;
+        let row = snapshots::commit_for_agent(&self.db, scope, &agent, commit).await?;
         Ok(Response::new(pb::CommitSnapshotResponse {
-            snapshot: Some(snapshots::to_proto(row)),
+            snapshot: Some(snapshot_to_proto(row)),
         }))
     }
 
@@ -153,7 +117,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         let visible = self.visible(&caller, scope).await?;
         let rows = snapshots::list(&self.db, scope, &visible, agent).await?;
         Ok(Response::new(pb::ListSnapshotsResponse {
-            snapshots: rows.into_iter().map(snapshots::to_proto).collect(),
+            snapshots: rows.into_iter().map(snapshot_to_proto).collect(),
         }))
     }
 
@@ -166,7 +130,7 @@ impl pb::backup_service_server::BackupService for BackupService {
         let visible = self.visible(&caller, scope).await?;
         let row = snapshots::get(&self.db, scope, &visible, id).await?;
         Ok(Response::new(pb::GetSnapshotResponse {
-            snapshot: Some(snapshots::to_proto(row)),
+            snapshot: Some(snapshot_to_proto(row)),
         }))
     }
 
@@ -201,6 +165,8 @@ impl pb::backup_service_server::BackupService for BackupService {
         }
         let ids = parse_ids("chunk_ids", &request.get_ref().chunk_ids)?;
         let rx = read::read_chunks(&self.db, self.store.clone(), scope, ids).await?;
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(Box::pin(
+            ReceiverStream::new(rx).map(read_response),
+        )))
     }
 }
