@@ -17,6 +17,8 @@ mod read;
 mod snapshots;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use grpc::BackupService;
 pub use snapshots::sweep_unfinished as sweep_unfinished_commits;

@@ -1,0 +1,8 @@
+//! The backup service's business rules, checked without a gRPC server on
+//! SQLite, and on PostgreSQL when `CAIRN_TEST_DATABASE_URL` is set: whose
+//! snapshots a caller sees, retention at commit, other companies' objects,
+//! and refusals that must leave nothing behind.
+
+mod refusals;
+mod retention;
+mod visibility;
