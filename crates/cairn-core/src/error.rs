@@ -35,6 +35,25 @@ pub enum EntityKind {
     Invitation,
 }
 
+impl EntityKind {
+    /// The kind's stable name in a status's ErrorInfo (`kind`): snake case.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityKind::Company => "company",
+            EntityKind::User => "user",
+            EntityKind::Login => "login",
+            EntityKind::Agent => "agent",
+            EntityKind::EnrollmentKey => "enrollment_key",
+            EntityKind::Snapshot => "snapshot",
+            EntityKind::Chunk => "chunk",
+            EntityKind::Pack => "pack",
+            EntityKind::Cell => "cell",
+            EntityKind::Group => "group",
+            EntityKind::Invitation => "invitation",
+        }
+    }
+}
+
 impl fmt::Display for EntityKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -232,7 +251,7 @@ impl From<Error> for tonic::Status {
             Error::NotFound { kind, .. } | Error::AlreadyExists { kind } => status(
                 &err,
                 message,
-                info([(info_key::KIND, kind.to_string())]),
+                info([(info_key::KIND, kind.name().to_owned())]),
                 None,
             ),
             Error::Unauthenticated(_)
@@ -400,6 +419,12 @@ mod tests {
         assert_eq!(
             reason::info(&status, info_key::KIND).as_deref(),
             Some("snapshot")
+        );
+        let status = tonic::Status::from(Error::not_found(EntityKind::EnrollmentKey, "k"));
+        assert_eq!(status.message(), "enrollment key k not found");
+        assert_eq!(
+            reason::info(&status, info_key::KIND).as_deref(),
+            Some("enrollment_key")
         );
     }
 

@@ -131,7 +131,8 @@ pub fn field(status: &tonic::Status) -> Option<String> {
 pub mod info_key {
     /// The request field that was wrong (`INVALID_ARGUMENT`, `CHUNKS_NOT_STORED`).
     pub const FIELD: &str = "field";
-    /// The kind of entity (`NOT_FOUND`, `ALREADY_EXISTS`): `company`, `snapshot`, ...
+    /// The kind of entity (`NOT_FOUND`, `ALREADY_EXISTS`), in snake case:
+    /// `company`, `snapshot`, `enrollment_key`, ...
     pub const KIND: &str = "kind";
     /// The region the request belongs to (`WRONG_REGION`): `us`, `eu`.
     pub const REGION: &str = "region";
