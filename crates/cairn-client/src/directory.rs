@@ -27,6 +27,11 @@ impl Directory {
         })
     }
 
+    /// Over an existing connection (one connected eagerly, say).
+    pub fn on(connection: Connection) -> Directory {
+        Directory { connection }
+    }
+
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
