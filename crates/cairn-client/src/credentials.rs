@@ -63,7 +63,7 @@ pub async fn refresh_session(
         refresh_token: refresh_token.to_owned(),
     });
     let mut client = AccountsServiceClient::new(channel);
-    let next = crate::call::within(config.unary_timeout, client.refresh(request)).await?;
+    let next = crate::deadline::within(config.unary_timeout, client.refresh(request)).await?;
     Ok(SessionTokens {
         access: AccessToken::from_proto(next.access_token)?,
         refresh_token: next.refresh_token,
@@ -127,7 +127,7 @@ impl Source {
                     });
                     let mut client = OrgsServiceClient::new(channel.clone());
                     let answer =
-                        crate::call::within(config.unary_timeout, client.agent_token(request))
+                        crate::deadline::within(config.unary_timeout, client.agent_token(request))
                             .await?;
                     AccessToken::from_proto(answer.access_token)
                 })

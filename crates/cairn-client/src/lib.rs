@@ -10,11 +10,12 @@
 mod call;
 mod config;
 mod credentials;
+mod deadline;
 mod directory;
 mod error;
 mod retry;
 
-pub use call::{Connection, Deadline, GrpcClient, Idempotency};
+pub use call::{Connection, GrpcClient, Idempotency};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_UNARY_TIMEOUT, RetryPolicy, TlsTrust,
 };
@@ -22,5 +23,6 @@ pub use credentials::{
     AccessToken, Bearer, Credentials, OnRotate, REFRESH_MARGIN, SessionTokens, bearer,
     refresh_session, with_bearer,
 };
+pub use deadline::Deadline;
 pub use directory::Directory;
 pub use error::ClientError;
