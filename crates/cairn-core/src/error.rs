@@ -127,6 +127,12 @@ pub enum Error {
     /// A dependency (another service, the store) cannot be reached now.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The call ran past the server's limit for one call.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    /// The server does not serve this method.
+    #[error("not implemented: {0}")]
+    Unimplemented(String),
     /// A bug or an infrastructure failure; the message is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -194,6 +200,8 @@ impl Error {
             }
             Error::Cancelled(_) => Code::Cancelled,
             Error::StreamBroken(_) | Error::Unavailable(_) => Code::Unavailable,
+            Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            Error::Unimplemented(_) => Code::Unimplemented,
             Error::Internal(_) => Code::Internal,
         }
     }
@@ -214,6 +222,8 @@ impl Error {
             Error::FailedPrecondition(_) => Reason::FailedPrecondition,
             Error::Cancelled(_) => Reason::Cancelled,
             Error::StreamBroken(_) | Error::Unavailable(_) => Reason::Unavailable,
+            Error::DeadlineExceeded(_) => Reason::DeadlineExceeded,
+            Error::Unimplemented(_) => Reason::Unimplemented,
             Error::Internal(_) => Reason::Internal,
         }
     }
@@ -311,6 +321,11 @@ impl From<Error> for tonic::Status {
                 let message = "a dependency is unavailable, try again".to_owned();
                 status(&err, message, HashMap::new(), retry)
             }
+            Error::DeadlineExceeded(msg) => {
+                tracing::warn!(error = %msg, "call ran past its deadline");
+                status(&err, message, HashMap::new(), None)
+            }
+            Error::Unimplemented(_) => status(&err, message, HashMap::new(), None),
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 status(&err, "internal error".to_owned(), HashMap::new(), None)
@@ -343,6 +358,8 @@ mod tests {
             Error::Cancelled(_) => (Code::Cancelled, Reason::Cancelled),
             Error::StreamBroken(_) => (Code::Unavailable, Reason::Unavailable),
             Error::Unavailable(_) => (Code::Unavailable, Reason::Unavailable),
+            Error::DeadlineExceeded(_) => (Code::DeadlineExceeded, Reason::DeadlineExceeded),
+            Error::Unimplemented(_) => (Code::Unimplemented, Reason::Unimplemented),
             Error::Internal(_) => (Code::Internal, Reason::Internal),
         }
     }
@@ -375,6 +392,8 @@ mod tests {
             Error::Cancelled("stream reset".into()),
             Error::StreamBroken("connection reset".into()),
             Error::Unavailable("directory down".into()),
+            Error::DeadlineExceeded("the call took over an hour".into()),
+            Error::Unimplemented("/cairn.nothing.v1.Nothing/Call".into()),
             Error::internal("SELECT * FROM secrets failed"),
         ]
     }
