@@ -69,3 +69,13 @@ impl DirectoryLink {
             .map_err(|status| Error::Unavailable(format!("directory: {}", status.message())))
     }
 }
+
+impl crate::Logins for DirectoryLink {
+    async fn register_login(&self, login: &str, company: CompanyId) -> Result<(), Error> {
+        DirectoryLink::register_login(self, login, company).await
+    }
+
+    async fn unregister_login(&self, login: &str) -> Result<(), Error> {
+        DirectoryLink::unregister_login(self, login).await
+    }
+}
