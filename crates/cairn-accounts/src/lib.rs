@@ -30,6 +30,9 @@ mod throttle;
 mod users;
 mod users_service;
 
+#[cfg(test)]
+mod tests;
+
 pub use directory_link::DirectoryLink;
 pub use logins::Logins;
 pub use service::AccountsService;
