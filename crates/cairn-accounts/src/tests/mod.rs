@@ -5,6 +5,7 @@
 
 mod deletion;
 mod invitations;
+mod profile;
 mod roles;
 mod sessions;
 mod throttling;
@@ -85,16 +86,15 @@ async fn cells() -> Vec<Cell> {
     out
 }
 
-/// A company signed up in the US cell; returns its owner.
-async fn sign_up(cell: &Cell, name: &str) -> user::Model {
-    let email = format!("owner@{}.example.com", name.to_lowercase());
-    let form = SignUp::try_from(pb::SignUpRequest {
+/// The sign-up form of company `name` with owner `email`.
+fn form(name: &str, email: &str) -> SignUp {
+    SignUp::try_from(pb::SignUpRequest {
         company_name: name.into(),
         industry: "retail".into(),
         employees: 12,
         country: "US".into(),
         owner_name: format!("Owner of {name}"),
-        email: email.clone(),
+        email: email.into(),
         password: PASSWORD.into(),
         seats: 5,
         phone: "+1 555 0100".into(),
@@ -105,13 +105,18 @@ async fn sign_up(cell: &Cell, name: &str) -> user::Model {
         username: format!("owner-{}", name.to_lowercase()),
         age_confirmed: true,
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// A company signed up in the US cell; returns its owner.
+async fn sign_up(cell: &Cell, name: &str) -> user::Model {
+    let email = format!("owner@{}.example.com", name.to_lowercase());
     let done = crate::signup::sign_up(
         &cell.db,
         Region::Us,
         &cell.master,
         &cell.logins,
-        form,
+        form(name, &email),
         "192.0.2.1",
     )
     .await
