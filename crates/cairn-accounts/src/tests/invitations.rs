@@ -6,13 +6,13 @@ use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 use cairn_core::validate::Email;
-use cairn_core::{Error, Region};
+use cairn_core::{Error, InvitationId, Region};
 use cairn_entity::regional::{invitation, user};
 
 use super::{acceptance, caller, cells, invited, mailed_code, sign_up};
 use crate::users::AssignableRole;
 use crate::users::accept::accept;
-use crate::users::invite::{Invitee, invite};
+use crate::users::invite::{Invitee, invite, revoke};
 
 fn invitee(email: &str, role: &str) -> Invitee {
     Invitee {
@@ -190,5 +190,87 @@ async fn an_address_that_already_has_an_account_cannot_be_invited() {
         .await
         .unwrap_err();
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_invitation_cannot_be_accepted_and_admins_revoke_only_members() {
+    for cell in cells().await {
+        let owner = sign_up(&cell, "Acme").await;
+        let admin = invited(&cell, &owner, "ada@acme.example.com", "admin").await;
+        let by_owner = caller(&cell, &owner).await;
+        let by_admin = caller(&cell, &admin).await;
+        let for_admin = invite(
+            &cell.db,
+            Region::Us,
+            &by_owner,
+            invitee("cyd@acme.example.com", "admin"),
+            "192.0.2.2",
+        )
+        .await
+        .unwrap();
+        let err = revoke(&cell.db, &by_admin, InvitationId(for_admin.id))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+
+        let email = "max@acme.example.com";
+        let for_member = invite(
+            &cell.db,
+            Region::Us,
+            &by_admin,
+            invitee(email, "member"),
+            "192.0.2.2",
+        )
+        .await
+        .unwrap();
+        let code = mailed_code(&cell, email).await;
+        revoke(&cell.db, &by_admin, InvitationId(for_member.id))
+            .await
+            .unwrap();
+        let err = accept(
+            &cell.db,
+            &cell.logins,
+            acceptance(&code, email),
+            "192.0.2.3",
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::FailedPrecondition(_)),
+            "{}: {err:?}",
+            cell.backend
+        );
+        assert_eq!(cell.logins.holder(email), None);
+    }
+}
+
+#[tokio::test]
+async fn another_companys_invitation_is_not_found() {
+    for cell in cells().await {
+        let acme = sign_up(&cell, "Acme").await;
+        let globex = sign_up(&cell, "Globex").await;
+        let theirs = invite(
+            &cell.db,
+            Region::Us,
+            &caller(&cell, &globex).await,
+            invitee("hank@globex.example.com", "member"),
+            "192.0.2.2",
+        )
+        .await
+        .unwrap();
+        let err = revoke(
+            &cell.db,
+            &caller(&cell, &acme).await,
+            InvitationId(theirs.id),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+        let kept = invitation::Entity::find_by_id(theirs.id)
+            .one(&cell.db)
+            .await
+            .unwrap();
+        assert!(kept.is_some(), "{}", cell.backend);
     }
 }

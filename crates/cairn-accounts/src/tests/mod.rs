@@ -4,6 +4,7 @@
 //! logins unique the way the directory does.
 
 mod deletion;
+mod export;
 mod invitations;
 mod profile;
 mod roles;

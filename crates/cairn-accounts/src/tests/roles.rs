@@ -1,14 +1,15 @@
 //! Roles: only the owner makes admins, and nobody changes or removes the
 //! owner.
 
-use cairn_core::{Error, Region, UserId};
-use cairn_entity::regional::user;
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveModelTrait, EntityTrait};
+
+use cairn_core::{Error, GroupId, Region, UserId};
+use cairn_entity::regional::{group, user};
 
 use super::{caller, cells, invited, sign_up};
 use crate::users::AssignableRole;
 use crate::users::remove::remove;
-use crate::users::roles::{RoleChange, change_role};
+use crate::users::roles::{GroupMove, RoleChange, change_role, set_group};
 
 fn to(u: &user::Model, role: &str) -> RoleChange {
     RoleChange {
@@ -126,4 +127,62 @@ async fn another_companys_user_is_not_found() {
             .unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     }
+}
+
+#[tokio::test]
+async fn a_user_moves_only_into_a_group_of_their_company() {
+    for cell in cells().await {
+        let acme = sign_up(&cell, "Acme").await;
+        let globex = sign_up(&cell, "Globex").await;
+        let bob = invited(&cell, &acme, "bob@acme.example.com", "member").await;
+        let sales = group(&cell, &acme, "Sales").await;
+        let theirs = group(&cell, &globex, "Theirs").await;
+        let by = caller(&cell, &acme).await;
+
+        let err = set_group(
+            &cell.db,
+            &by,
+            GroupMove {
+                user: UserId(bob.id),
+                group: GroupId(theirs.id),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+
+        let moved = set_group(
+            &cell.db,
+            &by,
+            GroupMove {
+                user: UserId(bob.id),
+                group: GroupId(sales.id),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(moved.group.id, sales.id, "{}", cell.backend);
+        assert_eq!(moved.group.name, "Sales");
+        // Members move nobody.
+        let by_bob = caller(&cell, &bob).await;
+        let err = set_group(
+            &cell.db,
+            &by_bob,
+            GroupMove {
+                user: UserId(bob.id),
+                group: GroupId(sales.id),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+    }
+}
+
+async fn group(cell: &super::Cell, owner: &user::Model, name: &str) -> group::Model {
+    let scope = cairn_entity::CompanyScope::of_user(owner);
+    cairn_tenancy::groups::new_group(scope, name.into(), false, &Default::default())
+        .insert(&cell.db)
+        .await
+        .unwrap()
 }
