@@ -17,11 +17,10 @@ use std::sync::{Arc, Mutex};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use cairn_auth::{Claims, PrincipalKind, Role, SigningKey, TokenIssuer};
-use cairn_core::validate::SignUp;
+use cairn_core::validate::{Country, Email, Password, SignUp};
 use cairn_core::{CompanyId, EntityKind, Error, Region};
 use cairn_crypto::MasterKey;
 use cairn_entity::regional::{outbox, user};
-use cairn_proto::accounts::v1 as pb;
 use cairn_store::CellStore;
 use cairn_tenancy::access::{EVERYONE, UserCaller, user_from_claims};
 
@@ -89,24 +88,31 @@ async fn cells() -> Vec<Cell> {
 
 /// The sign-up form of company `name` with owner `email`.
 fn form(name: &str, email: &str) -> SignUp {
-    SignUp::try_from(pb::SignUpRequest {
+    let email = Email::parse("email", email).unwrap();
+    let owner_name = format!("Owner of {name}");
+    let username = format!("owner-{}", name.to_lowercase());
+    let password = Password::parse(
+        "password",
+        PASSWORD,
+        &[email.as_str(), &owner_name, name, &username],
+    )
+    .unwrap();
+    SignUp {
         company_name: name.into(),
         industry: "retail".into(),
         employees: 12,
-        country: "US".into(),
-        owner_name: format!("Owner of {name}"),
-        email: email.into(),
-        password: PASSWORD.into(),
+        country: Country::parse("country", "US").unwrap(),
+        owner_name,
+        email,
+        password,
         seats: 5,
         phone: "+1 555 0100".into(),
         owner_title: "Founder".into(),
         city: "Springfield".into(),
         state: "IL".into(),
         postal_code: "62701".into(),
-        username: format!("owner-{}", name.to_lowercase()),
-        age_confirmed: true,
-    })
-    .unwrap()
+        username,
+    }
 }
 
 /// A company signed up in the US cell; returns its owner.
@@ -179,7 +185,7 @@ async fn invited(cell: &Cell, owner: &user::Model, email: &str, role: &str) -> u
 
     let by = caller(cell, owner).await;
     let invitee = Invitee {
-        email: cairn_core::validate::Email::parse("email", email).unwrap(),
+        email: Email::parse("email", email).unwrap(),
         role: AssignableRole::parse("role", role).unwrap(),
         group: None,
     };
