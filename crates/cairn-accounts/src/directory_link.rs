@@ -81,3 +81,13 @@ impl DirectoryLink {
 fn unavailable(err: ClientError) -> Error {
     Error::Unavailable(format!("directory: {}", err.message()))
 }
+
+impl crate::Logins for DirectoryLink {
+    async fn register_login(&self, login: &str, company: CompanyId) -> Result<(), Error> {
+        DirectoryLink::register_login(self, login, company).await
+    }
+
+    async fn unregister_login(&self, login: &str) -> Result<(), Error> {
+        DirectoryLink::unregister_login(self, login).await
+    }
+}

@@ -3,6 +3,7 @@
 
 use cairn_proto::accounts::v1 as accounts_pb;
 
+use crate::people::{JobTitle, PersonName};
 use crate::{Error, Region};
 
 /// Checks a free-text field: trimmed, non-empty, at most `max` characters, no
@@ -266,7 +267,7 @@ impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
             ));
         }
         let company_name = text("company_name", &req.company_name, 200)?;
-        let owner_name = text("owner_name", &req.owner_name, 200)?;
+        let owner_name = PersonName::parse("owner_name", &req.owner_name)?.into_string();
         let email = Email::parse("email", &req.email)?;
         let username = username("username", &req.username)?;
         let password = Password::parse(
@@ -280,7 +281,7 @@ impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
             country: Country::parse("country", &req.country)?,
             seats: count("seats", req.seats, 1, 100_000)?,
             phone: phone("phone", &req.phone)?,
-            owner_title: text("owner_title", &req.owner_title, 100)?,
+            owner_title: JobTitle::parse("owner_title", &req.owner_title)?.into_string(),
             city: text("city", &req.city, 100)?,
             state: optional_text("state", &req.state, 100)?,
             postal_code: postal_code("postal_code", &req.postal_code)?,
