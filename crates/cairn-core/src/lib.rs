@@ -11,6 +11,7 @@ pub mod config;
 pub mod direct_io;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod policy;
 pub mod process;
 pub mod reason;

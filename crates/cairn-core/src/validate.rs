@@ -3,6 +3,7 @@
 
 use cairn_proto::accounts::v1 as accounts_pb;
 
+use crate::limits::{City, CompanyName, Employees, Seats, StateName};
 use crate::{Error, Region};
 
 /// Checks a free-text field: trimmed, non-empty, at most `max` characters, no
@@ -265,7 +266,7 @@ impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
                 "Cairn accounts are for people aged 13 or older; confirm your age to sign up",
             ));
         }
-        let company_name = text("company_name", &req.company_name, 200)?;
+        let company_name = CompanyName::parse("company_name", &req.company_name)?.into_string();
         let owner_name = text("owner_name", &req.owner_name, 200)?;
         let email = Email::parse("email", &req.email)?;
         let username = username("username", &req.username)?;
@@ -276,13 +277,13 @@ impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
         )?;
         Ok(SignUp {
             industry: industry("industry", &req.industry)?,
-            employees: count("employees", req.employees, 1, 10_000_000)?,
+            employees: Employees::try_from(req.employees)?.get(),
             country: Country::parse("country", &req.country)?,
-            seats: count("seats", req.seats, 1, 100_000)?,
+            seats: Seats::try_from(req.seats)?.get(),
             phone: phone("phone", &req.phone)?,
             owner_title: text("owner_title", &req.owner_title, 100)?,
-            city: text("city", &req.city, 100)?,
-            state: optional_text("state", &req.state, 100)?,
+            city: City::parse("city", &req.city)?.into_string(),
+            state: StateName::parse("state", &req.state)?.into_string(),
             postal_code: postal_code("postal_code", &req.postal_code)?,
             company_name,
             owner_name,
