@@ -24,5 +24,7 @@ mod groups;
 pub mod maintenance;
 mod usage;
 
-
 pub use api::OrgsService;
+
+#[cfg(test)]
+mod tests;
