@@ -261,3 +261,148 @@ impl From<UsageDay> for pb::UsageDay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
+        match result {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("expected an invalid argument, got {other:?}"),
+        }
+    }
+
+    fn group() -> pb::CreateGroupRequest {
+        pb::CreateGroupRequest {
+            name: "Sales".into(),
+            policy: Some(Policy::default().to_proto()),
+            quota_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn group_requests_name_the_bad_field() {
+        let bad_policy = pb::Policy {
+            include_paths: vec![String::new()],
+            ..Policy::default().to_proto()
+        };
+        let cases = [
+            (
+                pb::CreateGroupRequest {
+                    policy: Some(bad_policy.clone()),
+                    ..group()
+                },
+                "policy.include_paths",
+            ),
+            (
+                pb::CreateGroupRequest {
+                    name: " ".into(),
+                    ..group()
+                },
+                "name",
+            ),
+            (
+                pb::CreateGroupRequest {
+                    quota_bytes: -1,
+                    ..group()
+                },
+                "quota_bytes",
+            ),
+        ];
+        for (request, field) in cases {
+            assert_eq!(field_of(NewGroup::try_from(request)), field);
+        }
+        let change = pb::UpdateGroupRequest {
+            group_id: GroupId::new().to_string(),
+            name: None,
+            policy: Some(bad_policy),
+            quota_bytes: None,
+        };
+        assert_eq!(
+            field_of(GroupChange::try_from(change.clone())),
+            "policy.include_paths"
+        );
+        let no_id = pb::UpdateGroupRequest {
+            group_id: "nope".into(),
+            ..change
+        };
+        assert_eq!(field_of(GroupChange::try_from(no_id)), "group_id");
+        let fine = NewGroup::try_from(group()).map(|g| g.quota);
+        assert_eq!(fine.ok(), Some(QuotaBytes::NONE));
+    }
+
+    #[test]
+    fn company_updates_name_the_bad_field() {
+        let cases = [
+            (
+                pb::UpdateCompanyRequest {
+                    employees: Some(0),
+                    ..Default::default()
+                },
+                "employees",
+            ),
+            (
+                pb::UpdateCompanyRequest {
+                    idle_alert_days: Some(366),
+                    ..Default::default()
+                },
+                "idle_alert_days",
+            ),
+            (
+                pb::UpdateCompanyRequest {
+                    name: Some("x".repeat(201)),
+                    ..Default::default()
+                },
+                "name",
+            ),
+            (
+                pb::UpdateCompanyRequest {
+                    city: Some(String::new()),
+                    ..Default::default()
+                },
+                "city",
+            ),
+        ];
+        for (request, field) in cases {
+            assert_eq!(field_of(CompanyUpdate::try_from(request)), field);
+        }
+        // An empty state is allowed; nothing given changes nothing.
+        let state = CompanyUpdate::try_from(pb::UpdateCompanyRequest {
+            state: Some(" ".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            state.ok().and_then(|u| u.state).map(StateName::into_string),
+            Some(String::new())
+        );
+    }
+
+    #[test]
+    fn key_and_usage_requests_name_the_bad_field() {
+        let key = |ttl_hours, owner: &str| pb::CreateEnrollmentKeyRequest {
+            ttl_hours,
+            owner_user_id: owner.into(),
+            group_id: String::new(),
+        };
+        assert_eq!(field_of(KeyRequest::try_from(&key(721, ""))), "ttl_hours");
+        assert_eq!(
+            field_of(KeyRequest::try_from(&key(1, "nope"))),
+            "owner_user_id"
+        );
+        let asked = KeyRequest::try_from(&key(0, "")).ok();
+        assert_eq!(asked.map(|k| (k.ttl.get(), k.owner)), Some((72, None)));
+
+        let usage = |from: &str, to: &str| pb::GetUsageRequest {
+            from: from.into(),
+            to: to.into(),
+        };
+        assert_eq!(
+            field_of(UsageQuery::try_from(&usage("2026-13-01", ""))),
+            "from"
+        );
+        assert_eq!(field_of(UsageQuery::try_from(&usage("x", "y"))), "to");
+        let all = UsageQuery::try_from(&usage("", "")).ok();
+        assert_eq!(all.map(|q| (q.from, q.to)), Some((None, None)));
+    }
+}

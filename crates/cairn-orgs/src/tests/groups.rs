@@ -9,7 +9,7 @@ use cairn_core::policy::Policy;
 use cairn_core::{EntityKind, Error};
 use cairn_entity::regional::user;
 
-use super::{by, company, databases, field_of, machine, person};
+use super::{by, company, databases, machine, person};
 use crate::agents;
 use crate::groups::{self, GroupChange, NewGroup};
 
@@ -228,40 +228,4 @@ async fn group_names_are_unique_in_a_company() {
             .await
             .unwrap();
     }
-}
-
-#[test]
-fn policy_and_group_errors_name_their_field() {
-    let bad_policy = cairn_proto::orgs::v1::Policy {
-        include_paths: vec![String::new()],
-        ..Policy::default().to_proto()
-    };
-    let request = cairn_proto::orgs::v1::CreateGroupRequest {
-        name: "Sales".into(),
-        policy: Some(bad_policy),
-        quota_bytes: 0,
-    };
-    assert_eq!(
-        field_of(NewGroup::try_from(request.clone())),
-        "policy.include_paths"
-    );
-    assert_eq!(
-        field_of(NewGroup::try_from(
-            cairn_proto::orgs::v1::CreateGroupRequest {
-                name: " ".into(),
-                ..request.clone()
-            }
-        )),
-        "name"
-    );
-    assert_eq!(
-        field_of(NewGroup::try_from(
-            cairn_proto::orgs::v1::CreateGroupRequest {
-                policy: None,
-                quota_bytes: -1,
-                ..request
-            }
-        )),
-        "quota_bytes"
-    );
 }

@@ -159,3 +159,63 @@ async fn members_enroll_and_see_only_their_own_machines() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_new_number_of_employees_is_kept_in_the_history() {
+    for (db, _keep) in databases().await {
+        let acme = company(&db, 5).await;
+        let owner = by(&acme.owner);
+        let employees = |n| CompanyUpdate {
+            employees: Some(Employees::try_from(n).unwrap()),
+            ..Default::default()
+        };
+        companies::update(&db, &owner, employees(25)).await.unwrap();
+        // The same number again is no change.
+        companies::update(&db, &owner, employees(25)).await.unwrap();
+        companies::update(&db, &owner, employees(30)).await.unwrap();
+        let history: Vec<_> = companies::employee_counts(&db, &owner)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.previous, c.employees, c.changed_by))
+            .collect();
+        let by_owner = acme.owner.actor_id();
+        assert_eq!(
+            history,
+            vec![(10, 25, by_owner.clone()), (25, 30, by_owner)]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_personal_key_is_chosen_only_before_the_first_machine() {
+    for (db, _keep) in databases().await {
+        let early = company(&db, 5).await;
+        let sealed = cairn_crypto::PersonalKey::seal(
+            &cairn_crypto::DataKey::generate().unwrap(),
+            "correct horse battery staple",
+        )
+        .unwrap()
+        .to_bytes();
+        let view = companies::set_personal_key(&db, &by(&early.owner), &sealed)
+            .await
+            .unwrap();
+        assert!(view.company.personal_key.is_some());
+        let enrolled = machine(&db, &early.owner).await;
+        assert!(matches!(
+            enrolled.key,
+            crate::enroll::CompanyKey::Personal(_)
+        ));
+
+        let late = company(&db, 5).await;
+        machine(&db, &late.owner).await;
+        let refused = companies::set_personal_key(&db, &by(&late.owner), &sealed).await;
+        assert!(
+            matches!(refused, Err(Error::FailedPrecondition(_))),
+            "{:?}",
+            refused.err()
+        );
+        let garbage = companies::set_personal_key(&db, &by(&late.owner), b"junk").await;
+        assert_eq!(super::field_of(garbage), "personal_key");
+    }
+}
