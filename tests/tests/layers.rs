@@ -147,13 +147,18 @@ fn crates_depend_only_on_what_their_row_allows_and_only_downwards() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Text of a Rust file without its `#[cfg(test)]` tail (tests may use anything).
+/// Code of a Rust file: without comment lines (docs may name any module)
+/// and without its `#[cfg(test)]` tail (tests may use anything).
 fn code_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    match text.find("#[cfg(test)]") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
+    let code = match text.find("#[cfg(test)]") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    code.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Names `prefix::name` and `prefix::{a, b::c}` refer to.

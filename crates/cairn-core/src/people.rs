@@ -3,7 +3,7 @@
 //! through these types.
 
 use crate::Error;
-use crate::validate::{optional_text, text};
+use crate::field::{optional_text, text};
 
 /// A person's name: trimmed, 1 to [`PersonName::MAX_CHARS`] characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
