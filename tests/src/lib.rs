@@ -353,18 +353,13 @@ impl Cluster {
 
 /// A request carrying `Bearer token`.
 pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
+    cairn_client::with_bearer(token, message).unwrap()
 }
 
 impl Cluster {
     /// A plain channel to a cell.
     pub async fn channel(&self, region: Region) -> tonic::transport::Channel {
-        tonic::transport::Endpoint::from_shared(self.cell_endpoint(region))
-            .unwrap()
+        cairn_client::ClientConfig::new(self.cell_endpoint(region))
             .connect()
             .await
             .unwrap()
@@ -372,17 +367,24 @@ impl Cluster {
 
     /// An owner's access token, straight from the Login RPC.
     pub async fn user_token(&self, region: Region, email: &str) -> String {
+        use cairn_client::{ClientConfig, Connection, Idempotency};
         use cairn_proto::accounts::v1::{
             LoginRequest, accounts_service_client::AccountsServiceClient,
         };
-        AccountsServiceClient::new(self.channel(region).await)
-            .login(LoginRequest {
-                email: email.to_owned(),
-                password: "correct horse battery".to_owned(),
-            })
+        type Accounts = AccountsServiceClient<tonic::transport::Channel>;
+        let request = LoginRequest {
+            email: email.to_owned(),
+            password: "correct horse battery".to_owned(),
+        };
+        Connection::lazy(ClientConfig::new(self.cell_endpoint(region)))
+            .unwrap()
+            .unary(
+                Idempotency::NotIdempotent,
+                request,
+                |mut c: Accounts, r| async move { c.login(r).await },
+            )
             .await
             .unwrap()
-            .into_inner()
             .access_token
             .unwrap()
             .token

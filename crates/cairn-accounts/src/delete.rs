@@ -1,8 +1,9 @@
 //! Self-service deletion. A user deletes their own account; the owner
 //! deletes the whole company: its data key is destroyed first, so its backups
 //! are unreadable from that moment, then its agents and sessions stop, its
-//! objects and rows go (every table and prefix of `cairn_tenancy::registry`), and its logins leave the directory. Only an anonymous
-//! tombstone (what was deleted, when) stays.
+//! objects and rows go (every table and prefix of `cairn_tenancy::registry`),
+//! and its logins leave the directory. Only an anonymous tombstone (what was
+//! deleted, when) stays.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -18,7 +19,7 @@ use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
 use cairn_tenancy::registry;
 
-use crate::DirectoryLink;
+use crate::logins::{Logins, release};
 use crate::password::{caller, check_password};
 
 async fn tombstone<C: ConnectionTrait>(db: &C, kind: &str, region: Region) -> Result<(), Error> {
@@ -38,7 +39,7 @@ async fn tombstone<C: ConnectionTrait>(db: &C, kind: &str, region: Region) -> Re
 pub(crate) async fn delete(
     db: &DatabaseConnection,
     store: &CellStore,
-    directory: &DirectoryLink,
+    logins: &impl Logins,
     claims: &Claims,
     password: String,
     confirm_company_name: &str,
@@ -48,9 +49,7 @@ pub(crate) async fn delete(
     let region = claims.region;
     if !claims.has_any_role(&[Role::Owner]) {
         delete_user(db, &me, region).await?;
-        if let Err(err) = directory.unregister_login(&me.email).await {
-            tracing::warn!(error = %err, "a deleted user's login stays in the directory until retried");
-        }
+        release(logins, &me.email, "deleted user").await;
         return Ok(false);
     }
     let scope = CompanyScope::from_claims(claims)?;
@@ -65,7 +64,7 @@ pub(crate) async fn delete(
             "the owner deletes the whole company: repeat its exact name to confirm",
         ));
     }
-    delete_company(db, store, directory, scope, region).await?;
+    delete_company(db, store, logins, scope, region).await?;
     Ok(true)
 }
 
@@ -110,7 +109,7 @@ pub(crate) async fn delete_user(
 async fn delete_company(
     db: &DatabaseConnection,
     store: &CellStore,
-    directory: &DirectoryLink,
+    logins: &impl Logins,
     scope: CompanyScope,
     region: Region,
 ) -> Result<(), Error> {
@@ -169,9 +168,7 @@ async fn delete_company(
 
     // 4. The directory forgets its logins.
     for email in emails {
-        if let Err(err) = directory.unregister_login(&email).await {
-            tracing::warn!(error = %err, "a deleted company's login stays in the directory until retried");
-        }
+        release(logins, &email, "deleted company").await;
     }
     tracing::info!(company = %scope.company(), objects = removed, "company deleted");
     Ok(())

@@ -4,55 +4,62 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel
 
 use cairn_auth::Claims;
 use cairn_core::Error;
-use cairn_core::validate::{Email, text, username};
+use cairn_core::people::{JobTitle, PersonName};
+use cairn_core::validate::Email;
+use cairn_entity::audit_log::{Actor, record};
 use cairn_entity::regional::{company, user};
 use cairn_entity::{CompanyScope, db_err};
 use cairn_outbox::{MailKind, enqueue};
-use cairn_proto::accounts::v1 as pb;
 
-use crate::DirectoryLink;
 use crate::email::{Purpose, send_token};
+use crate::logins::{Logins, release};
 use crate::password::caller;
-use cairn_entity::audit_log::{Actor, record};
 
-pub(crate) async fn get(db: &DatabaseConnection, claims: &Claims) -> Result<pb::Profile, Error> {
-    let me = caller(db, claims).await?;
-    to_proto(db, me).await
+/// A user's own information, with the name of their company.
+pub(crate) struct Profile {
+    pub(crate) user: user::Model,
+    pub(crate) company_name: String,
 }
 
-async fn to_proto(db: &DatabaseConnection, me: user::Model) -> Result<pb::Profile, Error> {
+/// The fields a user corrects; `None` leaves a field as it is.
+#[derive(Default)]
+pub(crate) struct ProfileChanges {
+    pub(crate) name: Option<PersonName>,
+    pub(crate) title: Option<JobTitle>,
+    /// A valid username (`cairn_core::validate::username`).
+    pub(crate) username: Option<String>,
+    pub(crate) email: Option<Email>,
+}
+
+pub(crate) async fn get(db: &DatabaseConnection, claims: &Claims) -> Result<Profile, Error> {
+    let me = caller(db, claims).await?;
+    profile(db, me).await
+}
+
+async fn profile(db: &DatabaseConnection, me: user::Model) -> Result<Profile, Error> {
     let company_name = company::Entity::find_by_id(me.company_id)
         .one(db)
         .await
         .map_err(db_err("finding a company"))?
         .map(|c| c.name)
         .unwrap_or_default();
-    Ok(pb::Profile {
-        user_id: me.id.to_string(),
-        company_id: me.company_id.to_string(),
+    Ok(Profile {
+        user: me,
         company_name,
-        name: me.name,
-        title: me.title,
-        username: me.username,
-        email: me.email,
-        role: me.role,
-        email_confirmed: me.email_confirmed_at.is_some(),
-        marketing_opt_out: me.marketing_opt_out,
     })
 }
 
+/// Applies `changes` at once. A new address is claimed in the directory
+/// first, must be confirmed again, and the old address is told of it.
 pub(crate) async fn update(
     db: &DatabaseConnection,
-    directory: &DirectoryLink,
+    logins: &impl Logins,
     claims: &Claims,
     ip: &str,
-    req: pb::UpdateProfileRequest,
-) -> Result<pb::Profile, Error> {
+    changes: ProfileChanges,
+) -> Result<Profile, Error> {
     let me = caller(db, claims).await?;
-    let new_email = match req.email.as_deref() {
-        Some(value) => Some(Email::parse("email", value)?).filter(|e| e.as_str() != me.email),
-        None => None,
-    };
+    let new_email = changes.email.filter(|e| e.as_str() != me.email);
     let scope = CompanyScope::from_claims(claims)?;
     let actor = Actor {
         id: format!("user:{}", me.id),
@@ -60,16 +67,16 @@ pub(crate) async fn update(
     };
     let mut changed = Vec::new();
     let mut active = me.clone().into_active_model();
-    if let Some(name) = req.name {
-        active.name = Set(text("name", &name, 200)?);
+    if let Some(name) = changes.name {
+        active.name = Set(name.into_string());
         changed.push("name");
     }
-    if let Some(title) = req.title {
-        active.title = Set(text("title", &title, 100)?);
+    if let Some(title) = changes.title {
+        active.title = Set(title.into_string());
         changed.push("title");
     }
-    if let Some(value) = req.username {
-        active.username = Set(username("username", &value)?);
+    if let Some(value) = changes.username {
+        active.username = Set(value);
         changed.push("username");
     }
     if let Some(email) = &new_email {
@@ -77,12 +84,12 @@ pub(crate) async fn update(
         active.email_confirmed_at = Set(None);
         changed.push("email");
         // The directory keeps logins unique across regions: claim the new one first.
-        directory
+        logins
             .register_login(email.as_str(), scope.company())
             .await?;
     }
     if changed.is_empty() {
-        return to_proto(db, me).await;
+        return profile(db, me).await;
     }
     let committed = async {
         let txn = cairn_entity::begin_write(db).await.map_err(db_err("starting a profile update"))?;
@@ -105,16 +112,12 @@ pub(crate) async fn update(
     .await;
     match (committed, &new_email) {
         (Ok(updated), Some(_)) => {
-            if let Err(err) = directory.unregister_login(&me.email).await {
-                tracing::warn!(error = %err, "an old login stays in the directory until retried");
-            }
-            to_proto(db, updated).await
+            release(logins, &me.email, "old address").await;
+            profile(db, updated).await
         }
-        (Ok(updated), None) => to_proto(db, updated).await,
+        (Ok(updated), None) => profile(db, updated).await,
         (Err(err), Some(email)) => {
-            if let Err(undo) = directory.unregister_login(email.as_str()).await {
-                tracing::warn!(error = %undo, "could not release a login after a failed update");
-            }
+            release(logins, email.as_str(), "failed profile update").await;
             Err(err)
         }
         (Err(err), None) => Err(err),

@@ -14,6 +14,7 @@ use cairn_proto::accounts::v1 as pb;
 use cairn_proto::common::v1::AccessToken;
 
 use crate::DirectoryLink;
+use crate::profile::ProfileChanges;
 
 pub struct AccountsService {
     db: DatabaseConnection,
@@ -179,7 +180,8 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         request: Request<pb::GetProfileRequest>,
     ) -> Result<Response<pb::Profile>, Status> {
         let claims = self.user(&request)?;
-        Ok(Response::new(crate::profile::get(&self.db, &claims).await?))
+        let profile = crate::profile::get(&self.db, &claims).await?;
+        Ok(Response::new(profile.into()))
     }
 
     async fn update_profile(
@@ -188,16 +190,11 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
     ) -> Result<Response<pb::Profile>, Status> {
         let claims = self.user(&request)?;
         let ip = client_ip(&request);
-        let profile = crate::profile::update(
-            &self.db,
-            &self.directory,
-            &claims,
-            &ip,
-            request.into_inner(),
-        )
-        .await?;
+        let changes = ProfileChanges::try_from(request.into_inner())?;
+        let profile =
+            crate::profile::update(&self.db, &self.directory, &claims, &ip, changes).await?;
         self.mail.notify_one();
-        Ok(Response::new(profile))
+        Ok(Response::new(profile.into()))
     }
 
     async fn export_data(

@@ -9,7 +9,7 @@ use cairn_crypto::{DataKey, MasterKey};
 use cairn_entity::db_err;
 use cairn_entity::regional::{company, user};
 
-use crate::DirectoryLink;
+use crate::logins::{Logins, release};
 
 pub(crate) struct SignedUp {
     pub(crate) company: CompanyId,
@@ -23,7 +23,7 @@ pub(crate) async fn sign_up(
     db: &DatabaseConnection,
     region: Region,
     master: &MasterKey,
-    directory: &DirectoryLink,
+    logins: &impl Logins,
     form: SignUp,
     ip: &str,
 ) -> Result<SignedUp, Error> {
@@ -41,7 +41,7 @@ pub(crate) async fn sign_up(
 
     // The directory makes the login unique across regions; reserve it first
     // and give it back if this cell cannot commit.
-    directory
+    logins
         .register_login(form.email.as_str(), company_id)
         .await?;
     let now = chrono::Utc::now();
@@ -95,9 +95,7 @@ pub(crate) async fn sign_up(
     }
     .await;
     if let Err(err) = committed {
-        if let Err(undo) = directory.unregister_login(form.email.as_str()).await {
-            tracing::warn!(error = %undo, "could not release a login after a failed sign-up");
-        }
+        release(logins, form.email.as_str(), "failed sign-up").await;
         return Err(err);
     }
     tracing::info!(company = %company_id, %region, "company signed up");

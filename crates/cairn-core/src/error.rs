@@ -35,6 +35,25 @@ pub enum EntityKind {
     Invitation,
 }
 
+impl EntityKind {
+    /// The kind's stable name in a status's ErrorInfo (`kind`): snake case.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityKind::Company => "company",
+            EntityKind::User => "user",
+            EntityKind::Login => "login",
+            EntityKind::Agent => "agent",
+            EntityKind::EnrollmentKey => "enrollment_key",
+            EntityKind::Snapshot => "snapshot",
+            EntityKind::Chunk => "chunk",
+            EntityKind::Pack => "pack",
+            EntityKind::Cell => "cell",
+            EntityKind::Group => "group",
+            EntityKind::Invitation => "invitation",
+        }
+    }
+}
+
 impl fmt::Display for EntityKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -108,6 +127,12 @@ pub enum Error {
     /// A dependency (another service, the store) cannot be reached now.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The call ran past the server's limit for one call.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    /// The server does not serve this method.
+    #[error("not implemented: {0}")]
+    Unimplemented(String),
     /// A bug or an infrastructure failure; the message is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -175,6 +200,8 @@ impl Error {
             }
             Error::Cancelled(_) => Code::Cancelled,
             Error::StreamBroken(_) | Error::Unavailable(_) => Code::Unavailable,
+            Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            Error::Unimplemented(_) => Code::Unimplemented,
             Error::Internal(_) => Code::Internal,
         }
     }
@@ -195,6 +222,8 @@ impl Error {
             Error::FailedPrecondition(_) => Reason::FailedPrecondition,
             Error::Cancelled(_) => Reason::Cancelled,
             Error::StreamBroken(_) | Error::Unavailable(_) => Reason::Unavailable,
+            Error::DeadlineExceeded(_) => Reason::DeadlineExceeded,
+            Error::Unimplemented(_) => Reason::Unimplemented,
             Error::Internal(_) => Reason::Internal,
         }
     }
@@ -232,7 +261,7 @@ impl From<Error> for tonic::Status {
             Error::NotFound { kind, .. } | Error::AlreadyExists { kind } => status(
                 &err,
                 message,
-                info([(info_key::KIND, kind.to_string())]),
+                info([(info_key::KIND, kind.name().to_owned())]),
                 None,
             ),
             Error::Unauthenticated(_)
@@ -292,6 +321,11 @@ impl From<Error> for tonic::Status {
                 let message = "a dependency is unavailable, try again".to_owned();
                 status(&err, message, HashMap::new(), retry)
             }
+            Error::DeadlineExceeded(msg) => {
+                tracing::warn!(error = %msg, "call ran past its deadline");
+                status(&err, message, HashMap::new(), None)
+            }
+            Error::Unimplemented(_) => status(&err, message, HashMap::new(), None),
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 status(&err, "internal error".to_owned(), HashMap::new(), None)
@@ -324,6 +358,8 @@ mod tests {
             Error::Cancelled(_) => (Code::Cancelled, Reason::Cancelled),
             Error::StreamBroken(_) => (Code::Unavailable, Reason::Unavailable),
             Error::Unavailable(_) => (Code::Unavailable, Reason::Unavailable),
+            Error::DeadlineExceeded(_) => (Code::DeadlineExceeded, Reason::DeadlineExceeded),
+            Error::Unimplemented(_) => (Code::Unimplemented, Reason::Unimplemented),
             Error::Internal(_) => (Code::Internal, Reason::Internal),
         }
     }
@@ -356,6 +392,8 @@ mod tests {
             Error::Cancelled("stream reset".into()),
             Error::StreamBroken("connection reset".into()),
             Error::Unavailable("directory down".into()),
+            Error::DeadlineExceeded("the call took over an hour".into()),
+            Error::Unimplemented("/cairn.nothing.v1.Nothing/Call".into()),
             Error::internal("SELECT * FROM secrets failed"),
         ]
     }
@@ -400,6 +438,12 @@ mod tests {
         assert_eq!(
             reason::info(&status, info_key::KIND).as_deref(),
             Some("snapshot")
+        );
+        let status = tonic::Status::from(Error::not_found(EntityKind::EnrollmentKey, "k"));
+        assert_eq!(status.message(), "enrollment key k not found");
+        assert_eq!(
+            reason::info(&status, info_key::KIND).as_deref(),
+            Some("enrollment_key")
         );
     }
 

@@ -10,7 +10,10 @@
 pub mod config;
 pub mod direct_io;
 pub mod error;
+pub mod field;
 pub mod ids;
+pub mod limits;
+pub mod people;
 pub mod policy;
 pub mod process;
 pub mod reason;

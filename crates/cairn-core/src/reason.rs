@@ -81,6 +81,10 @@ reasons! {
     /// A dependency cannot be reached now, or the client's connection broke;
     /// RetryInfo says when to try again.
     Unavailable => "UNAVAILABLE",
+    /// The call ran past the server's limit for one call.
+    DeadlineExceeded => "DEADLINE_EXCEEDED",
+    /// The server does not serve this method.
+    Unimplemented => "UNIMPLEMENTED",
     /// A bug or an infrastructure failure on the server.
     Internal => "INTERNAL",
 }
@@ -102,6 +106,26 @@ impl Reason {
             return None;
         }
         info.reason.parse().ok()
+    }
+
+    /// The reason for a status the gRPC library made itself (an unknown
+    /// method, a request it could not decode, a connection limit), which no
+    /// Cairn error built: the nearest reason to its code.
+    pub fn for_code(code: tonic::Code) -> Reason {
+        use tonic::Code;
+        match code {
+            Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => Reason::Internal,
+            Code::Cancelled => Reason::Cancelled,
+            Code::InvalidArgument | Code::OutOfRange => Reason::InvalidArgument,
+            Code::DeadlineExceeded => Reason::DeadlineExceeded,
+            Code::NotFound => Reason::NotFound,
+            Code::AlreadyExists => Reason::AlreadyExists,
+            Code::PermissionDenied => Reason::PermissionDenied,
+            Code::ResourceExhausted | Code::Unavailable => Reason::Unavailable,
+            Code::FailedPrecondition | Code::Aborted => Reason::FailedPrecondition,
+            Code::Unimplemented => Reason::Unimplemented,
+            Code::Unauthenticated => Reason::Unauthenticated,
+        }
     }
 }
 
@@ -131,7 +155,8 @@ pub fn field(status: &tonic::Status) -> Option<String> {
 pub mod info_key {
     /// The request field that was wrong (`INVALID_ARGUMENT`, `CHUNKS_NOT_STORED`).
     pub const FIELD: &str = "field";
-    /// The kind of entity (`NOT_FOUND`, `ALREADY_EXISTS`): `company`, `snapshot`, ...
+    /// The kind of entity (`NOT_FOUND`, `ALREADY_EXISTS`), in snake case:
+    /// `company`, `snapshot`, `enrollment_key`, ...
     pub const KIND: &str = "kind";
     /// The region the request belongs to (`WRONG_REGION`): `us`, `eu`.
     pub const REGION: &str = "region";

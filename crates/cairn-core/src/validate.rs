@@ -3,26 +3,12 @@
 
 use cairn_proto::accounts::v1 as accounts_pb;
 
+use crate::limits::{City, CompanyName, Employees, Seats, StateName};
+use crate::people::{JobTitle, PersonName};
 use crate::{Error, Region};
 
-/// Checks a free-text field: trimmed, non-empty, at most `max` characters, no
-/// control characters.
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    Ok(value.to_owned())
-}
+// The field checks every validated type builds on, here as before.
+pub use crate::field::{count, optional_text, text};
 
 /// A normalized (trimmed, lowercased) email address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,25 +203,6 @@ pub fn username(field: &str, value: &str) -> Result<String, Error> {
     Ok(value)
 }
 
-/// Like [`text`], but an empty value is allowed.
-pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String, Error> {
-    if value.trim().is_empty() {
-        return Ok(String::new());
-    }
-    text(field, value, max)
-}
-
-/// Checks an integer count in `min..=max`.
-pub fn count(field: &str, value: i64, min: i64, max: i64) -> Result<i64, Error> {
-    if value < min {
-        return Err(Error::invalid(field, format!("must be at least {min}")));
-    }
-    if value > max {
-        return Err(Error::invalid(field, format!("must be at most {max}")));
-    }
-    Ok(value)
-}
-
 /// A validated sign-up request.
 #[derive(Debug)]
 pub struct SignUp {
@@ -265,8 +232,8 @@ impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
                 "Cairn accounts are for people aged 13 or older; confirm your age to sign up",
             ));
         }
-        let company_name = text("company_name", &req.company_name, 200)?;
-        let owner_name = text("owner_name", &req.owner_name, 200)?;
+        let company_name = CompanyName::parse("company_name", &req.company_name)?.into_string();
+        let owner_name = PersonName::parse("owner_name", &req.owner_name)?.into_string();
         let email = Email::parse("email", &req.email)?;
         let username = username("username", &req.username)?;
         let password = Password::parse(
@@ -276,13 +243,13 @@ impl TryFrom<accounts_pb::SignUpRequest> for SignUp {
         )?;
         Ok(SignUp {
             industry: industry("industry", &req.industry)?,
-            employees: count("employees", req.employees, 1, 10_000_000)?,
+            employees: Employees::try_from(req.employees)?.get(),
             country: Country::parse("country", &req.country)?,
-            seats: count("seats", req.seats, 1, 100_000)?,
+            seats: Seats::try_from(req.seats)?.get(),
             phone: phone("phone", &req.phone)?,
-            owner_title: text("owner_title", &req.owner_title, 100)?,
-            city: text("city", &req.city, 100)?,
-            state: optional_text("state", &req.state, 100)?,
+            owner_title: JobTitle::parse("owner_title", &req.owner_title)?.into_string(),
+            city: City::parse("city", &req.city)?.into_string(),
+            state: StateName::parse("state", &req.state)?.into_string(),
             postal_code: postal_code("postal_code", &req.postal_code)?,
             company_name,
             owner_name,

@@ -1,4 +1,5 @@
-//! Agents of a company: machine tokens, listing, revocation, seat counts.
+//! Agents of a company: machine credentials, listing, renaming, moving,
+//! revocation (which frees a seat), check-ins and backup reports.
 
 use std::collections::HashMap;
 
@@ -9,12 +10,39 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 
+use cairn_core::limits::Hostname;
+use cairn_core::policy::Policy;
 use cairn_core::{AgentId, EntityKind, Error, GroupId};
 use cairn_entity::regional::{agent, company, group, user};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_proto::orgs::v1 as pb;
 
+use crate::caller::{ADMINS, Caller, EVERYONE};
 use crate::enroll::secret_hash;
+
+/// An agent as the company's people see it.
+#[derive(Debug)]
+pub(crate) struct AgentView {
+    pub(crate) agent: agent::Model,
+    /// Empty when the owner is gone.
+    pub(crate) owner_email: String,
+    /// Its group, or the default group when it has none.
+    pub(crate) group_id: GroupId,
+    pub(crate) group_name: String,
+    /// The version of its group's policy; it runs `agent.policy_version_seen`.
+    pub(crate) policy_version: i64,
+    /// No completed backup for the company's idle-alert days.
+    pub(crate) idle: bool,
+}
+
+/// What an agent learns when it checks in.
+#[derive(Debug)]
+pub(crate) struct CheckIn {
+    pub(crate) policy: Policy,
+    pub(crate) policy_version: i64,
+    pub(crate) group_id: GroupId,
+    pub(crate) group_name: String,
+    pub(crate) hostname: String,
+}
 
 /// An agent whose credential matches and that is not revoked.
 pub(crate) async fn check_credential(
@@ -38,12 +66,14 @@ pub(crate) async fn check_credential(
     Ok(found)
 }
 
-/// The company's agents; only `owner`'s machines when given.
+/// The company's unrevoked agents; members see only their own machines.
 pub(crate) async fn list(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    owner: Option<uuid::Uuid>,
-) -> Result<Vec<pb::Agent>, Error> {
+    caller: &Caller<'_>,
+) -> Result<Vec<AgentView>, Error> {
+    caller.require(EVERYONE)?;
+    let scope = caller.scope();
+    let owner = (!caller.is_admin()).then_some(caller.id().0);
     let mut q = agent::Entity::find()
         .filter(agent::Column::CompanyId.eq(scope.uuid()))
         .filter(agent::Column::RevokedAt.is_null());
@@ -75,12 +105,11 @@ pub(crate) async fn find<C: ConnectionTrait>(
         .ok_or_else(|| Error::not_found(EntityKind::Agent, id))
 }
 
-/// An agent as the API shows it.
-pub(crate) async fn to_proto<C: ConnectionTrait>(
+async fn view<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
     a: agent::Model,
-) -> Result<pb::Agent, Error> {
+) -> Result<AgentView, Error> {
     Ok(Context::load(db, scope).await?.describe(a))
 }
 
@@ -125,7 +154,7 @@ impl Context {
         })
     }
 
-    fn describe(&self, a: agent::Model) -> pb::Agent {
+    fn describe(&self, a: agent::Model) -> AgentView {
         let group = a
             .group_id
             .and_then(|id| self.groups.get(&id))
@@ -136,57 +165,53 @@ impl Context {
             .cloned()
             .unwrap_or_default();
         let idle = crate::alerts::is_idle(&a, self.idle_alert_days, Utc::now());
-        pb::Agent {
-            agent_id: a.id.to_string(),
-            hostname: a.hostname,
-            enrolled_at: a.enrolled_at.timestamp(),
-            owner_user_id: a.owner_user_id.map(|u| u.to_string()).unwrap_or_default(),
+        AgentView {
+            agent: a,
             owner_email,
-            group_id: group.id.to_string(),
+            group_id: GroupId(group.id),
             group_name: group.name.clone(),
-            last_backup_at: a.last_backup_at.map_or(0, |t| t.timestamp()),
-            last_result: a.last_result,
-            last_error: a.last_error,
-            bytes_protected: a.bytes_protected,
-            last_seen_at: a.last_seen_at.map_or(0, |t| t.timestamp()),
-            idle,
-            policy_version_seen: a.policy_version_seen,
             policy_version: group.policy_version,
+            idle,
         }
     }
 }
 
+/// Renames an agent (owners and admins).
 pub(crate) async fn rename(
     db: &DatabaseConnection,
-    scope: CompanyScope,
+    caller: &Caller<'_>,
     id: AgentId,
-    hostname: String,
-) -> Result<pb::Agent, Error> {
+    hostname: Hostname,
+) -> Result<AgentView, Error> {
+    caller.require(ADMINS)?;
+    let scope = caller.scope();
     let found = find(db, scope, id).await?;
     let mut active = found.into_active_model();
-    active.hostname = Set(hostname);
+    active.hostname = Set(hostname.into_string());
     let row = active
         .update(db)
         .await
         .map_err(db_err("renaming an agent"))?;
-    to_proto(db, scope, row).await
+    view(db, scope, row).await
 }
 
 /// Moves an agent to a group; it shows the new policy as pending until its
-/// next check-in.
+/// next check-in (owners and admins).
 pub(crate) async fn move_to(
     db: &DatabaseConnection,
-    scope: CompanyScope,
+    caller: &Caller<'_>,
     id: AgentId,
     group: GroupId,
-) -> Result<pb::Agent, Error> {
+) -> Result<AgentView, Error> {
+    caller.require(ADMINS)?;
+    let scope = caller.scope();
     let g = cairn_tenancy::groups::find(db, scope, group).await?;
     let found = find(db, scope, id).await?;
     let mut active = found.into_active_model();
     active.group_id = Set(Some(g.id));
     active.policy_version_seen = Set(0);
     let row = active.update(db).await.map_err(db_err("moving an agent"))?;
-    to_proto(db, scope, row).await
+    view(db, scope, row).await
 }
 
 /// An agent checks in: it is alive and runs `policy_version`; it gets its
@@ -196,7 +221,7 @@ pub(crate) async fn check_in(
     scope: CompanyScope,
     a: agent::Model,
     policy_version: i64,
-) -> Result<pb::CheckInResponse, Error> {
+) -> Result<CheckIn, Error> {
     let group = cairn_tenancy::groups::resolve(db, scope, a.group_id).await?;
     let policy = cairn_tenancy::groups::policy_of(&group)?;
     agent::Entity::update_many()
@@ -209,10 +234,10 @@ pub(crate) async fn check_in(
         .exec(db)
         .await
         .map_err(db_err("recording a check-in"))?;
-    Ok(pb::CheckInResponse {
-        policy: Some(policy.to_proto()),
+    Ok(CheckIn {
+        policy,
         policy_version: group.policy_version,
-        group_id: group.id.to_string(),
+        group_id: GroupId(group.id),
         group_name: group.name,
         hostname: a.hostname,
     })
@@ -245,12 +270,15 @@ pub(crate) async fn report(
     Ok(())
 }
 
-/// Revokes an agent of the company: its seat is free and its credential dead.
+/// Revokes an agent of the company (owners and admins): its seat is free and
+/// its credential dead.
 pub(crate) async fn revoke(
     db: &DatabaseConnection,
-    scope: CompanyScope,
+    caller: &Caller<'_>,
     agent_id: AgentId,
 ) -> Result<(), Error> {
+    caller.require(ADMINS)?;
+    let scope = caller.scope();
     let done = agent::Entity::update_many()
         .col_expr(agent::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(agent::Column::Id.eq(agent_id.0))
@@ -263,17 +291,4 @@ pub(crate) async fn revoke(
         return Err(Error::not_found(EntityKind::Agent, agent_id));
     }
     Ok(())
-}
-
-pub(crate) async fn company_with_seats(
-    db: &DatabaseConnection,
-    scope: CompanyScope,
-) -> Result<(company::Model, i64), Error> {
-    let found = company::Entity::find_by_id(scope.uuid())
-        .one(db)
-        .await
-        .map_err(db_err("finding a company"))?
-        .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
-    let used = cairn_tenancy::agents::seats_used(db, scope).await?;
-    Ok((found, used))
 }

@@ -1,5 +1,5 @@
-//! The company record: correcting its details, the history of its number of
-//! employees, and the seats it bought.
+//! The company record: reading it, correcting its details, the history of
+//! its number of employees, the seats it bought, its quota and its key mode.
 
 use chrono::Utc;
 use sea_orm::{
@@ -7,14 +7,61 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use cairn_core::validate::{count, industry, optional_text, phone, postal_code, text};
+use cairn_core::limits::{
+    City, CompanyName, Employees, IdleAlertDays, QuotaBytes, Seats, StateName,
+};
 use cairn_core::{EntityKind, Error};
-use cairn_entity::audit_log::{Actor, record};
+use cairn_entity::audit_log::record;
 use cairn_entity::regional::{agent, company, employee_count};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_proto::orgs::v1 as pb;
 
+use crate::caller::{ADMINS, Caller, EVERYONE, OWNER};
 use cairn_tenancy::agents::seats_used;
+
+/// A correction of the company's details; `None` leaves a field as it is.
+/// Every field is validated before anything is written.
+#[derive(Debug, Default)]
+pub(crate) struct CompanyUpdate {
+    pub(crate) name: Option<CompanyName>,
+    pub(crate) industry: Option<String>,
+    pub(crate) employees: Option<Employees>,
+    pub(crate) phone: Option<String>,
+    pub(crate) city: Option<City>,
+    pub(crate) state: Option<StateName>,
+    pub(crate) postal_code: Option<String>,
+    pub(crate) idle_alert_days: Option<IdleAlertDays>,
+}
+
+/// The company as its people see it.
+#[derive(Debug)]
+pub(crate) struct CompanyView {
+    pub(crate) company: company::Model,
+    /// Seats unrevoked agents hold.
+    pub(crate) seats_used: i64,
+    pub(crate) stored_bytes: i64,
+}
+
+/// The caller's company; anyone of it may look.
+pub(crate) async fn get(
+    db: &DatabaseConnection,
+    caller: &Caller<'_>,
+) -> Result<CompanyView, Error> {
+    caller.require(EVERYONE)?;
+    view(db, caller.scope()).await
+}
+
+async fn view(db: &DatabaseConnection, scope: CompanyScope) -> Result<CompanyView, Error> {
+    let company = company::Entity::find_by_id(scope.uuid())
+        .one(db)
+        .await
+        .map_err(db_err("finding a company"))?
+        .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))?;
+    Ok(CompanyView {
+        company,
+        seats_used: seats_used(db, scope).await?,
+        stored_bytes: cairn_tenancy::quota::company_stored_bytes(db, scope).await?,
+    })
+}
 
 async fn locked(
     txn: &sea_orm::DatabaseTransaction,
@@ -28,33 +75,31 @@ async fn locked(
         .ok_or_else(|| Error::not_found(EntityKind::Company, scope.company()))
 }
 
+/// Corrects the company's details (owners and admins); a new number of
+/// employees is kept in the history.
 pub(crate) async fn update(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
-    req: pb::UpdateCompanyRequest,
-) -> Result<(), Error> {
-    // Validate everything before touching anything.
-    let name = req.name.map(|v| text("name", &v, 200)).transpose()?;
-    let industry = req.industry.map(|v| industry("industry", &v)).transpose()?;
-    let employees = req
-        .employees
-        .map(|v| count("employees", v, 1, 10_000_000))
-        .transpose()?;
-    let phone = req.phone.map(|v| phone("phone", &v)).transpose()?;
-    let city = req.city.map(|v| text("city", &v, 100)).transpose()?;
-    let state = req
-        .state
-        .map(|v| optional_text("state", &v, 100))
-        .transpose()?;
-    let postal_code = req
-        .postal_code
-        .map(|v| postal_code("postal_code", &v))
-        .transpose()?;
-    let idle_alert_days = req
-        .idle_alert_days
-        .map(|v| count("idle_alert_days", i64::from(v), 1, 365).map(|v| v as i32))
-        .transpose()?;
+    caller: &Caller<'_>,
+    change: CompanyUpdate,
+) -> Result<CompanyView, Error> {
+    caller.require(ADMINS)?;
+    let scope = caller.scope();
+    let actor = &caller.actor();
+    let CompanyUpdate {
+        name,
+        industry,
+        employees,
+        phone,
+        city,
+        state,
+        postal_code,
+        idle_alert_days,
+    } = change;
+    let name = name.map(CompanyName::into_string);
+    let employees = employees.map(Employees::get);
+    let city = city.map(City::into_string);
+    let state = state.map(StateName::into_string);
+    let idle_alert_days = idle_alert_days.map(IdleAlertDays::get);
 
     let txn = cairn_entity::begin_write(db)
         .await
@@ -82,7 +127,8 @@ pub(crate) async fn update(
         idle_alert_days
     );
     if changed.is_empty() {
-        return Ok(());
+        drop(txn);
+        return view(db, scope).await;
     }
     active
         .update(&txn)
@@ -106,13 +152,18 @@ pub(crate) async fn update(
     }
     txn.commit()
         .await
-        .map_err(db_err("committing a company update"))
+        .map_err(db_err("committing a company update"))?;
+    view(db, scope).await
 }
 
+/// The history of the company's number of employees, oldest first (owners
+/// and admins).
 pub(crate) async fn employee_counts(
     db: &DatabaseConnection,
-    scope: CompanyScope,
+    caller: &Caller<'_>,
 ) -> Result<Vec<employee_count::Model>, Error> {
+    caller.require(ADMINS)?;
+    let scope = caller.scope();
     employee_count::Entity::find()
         .filter(employee_count::Column::CompanyId.eq(scope.uuid()))
         .order_by_asc(employee_count::Column::ChangedAt)
@@ -122,14 +173,16 @@ pub(crate) async fn employee_counts(
         .map_err(db_err("reading employee counts"))
 }
 
-/// Sets the seats bought; never below the seats agents hold.
+/// Sets the seats bought (seats are billing: the owner's call); never below
+/// the seats agents hold.
 pub(crate) async fn set_seats(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
-    seats: i64,
-) -> Result<(), Error> {
-    let seats = count("seats", seats, 1, 100_000)?;
+    caller: &Caller<'_>,
+    seats: Seats,
+) -> Result<CompanyView, Error> {
+    caller.require(OWNER)?;
+    let (scope, actor) = (caller.scope(), &caller.actor());
+    let seats = seats.get();
     let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a seat change"))?;
@@ -147,26 +200,20 @@ pub(crate) async fn set_seats(
     record(&txn, scope, actor, "company.seats", "seats").await?;
     txn.commit()
         .await
-        .map_err(db_err("committing a seat change"))
+        .map_err(db_err("committing a seat change"))?;
+    view(db, scope).await
 }
 
-/// Sets the company's storage quota (bytes; 0 for none).
+/// Sets the company's storage quota, or none (what the company pays for: the
+/// owner's call).
 pub(crate) async fn set_quota(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
-    quota_bytes: i64,
-) -> Result<(), Error> {
-    let quota = match quota_bytes {
-        0 => None,
-        b if b > 0 => Some(b),
-        _ => {
-            return Err(Error::invalid(
-                "quota_bytes",
-                "must be a number of bytes, or 0 for no quota",
-            ));
-        }
-    };
+    caller: &Caller<'_>,
+    quota: QuotaBytes,
+) -> Result<CompanyView, Error> {
+    caller.require(OWNER)?;
+    let (scope, actor) = (caller.scope(), &caller.actor());
+    let quota = quota.limit();
     let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a quota change"))?;
@@ -185,18 +232,21 @@ pub(crate) async fn set_quota(
     record(&txn, scope, actor, "company.quota", "quota_bytes").await?;
     txn.commit()
         .await
-        .map_err(db_err("committing a quota change"))
+        .map_err(db_err("committing a quota change"))?;
+    view(db, scope).await
 }
 
 /// Personal-key mode: keeps only `sealed` (checked to be a well-formed
 /// `PersonalKey`) and forgets the master-wrapped key. Only before any
-/// machine is enrolled, so no chunk was ever sealed with the old key.
+/// machine is enrolled, so no chunk was ever sealed with the old key. The
+/// owner's call.
 pub(crate) async fn set_personal_key(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
+    caller: &Caller<'_>,
     sealed: &[u8],
-) -> Result<(), Error> {
+) -> Result<CompanyView, Error> {
+    caller.require(OWNER)?;
+    let (scope, actor) = (caller.scope(), &caller.actor());
     cairn_crypto::PersonalKey::from_bytes(sealed)
         .map_err(|e| Error::invalid("personal_key", e.to_string()))?;
     let txn = cairn_entity::begin_write(db)
@@ -223,5 +273,6 @@ pub(crate) async fn set_personal_key(
     record(&txn, scope, actor, "company.personal_key", "personal_key").await?;
     txn.commit()
         .await
-        .map_err(db_err("committing a key change"))
+        .map_err(db_err("committing a key change"))?;
+    view(db, scope).await
 }

@@ -7,10 +7,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
-use cairn_core::{AgentId, CompanyId, EntityKind, Error, Region, UserId};
+use cairn_core::limits::{EnrollmentKeyHours, Hostname};
+use cairn_core::{AgentId, CompanyId, EntityKind, Error, GroupId, Region, UserId};
 use cairn_crypto::{DataKey, MasterKey};
 use cairn_entity::regional::{agent, company, enrollment_key, user};
 use cairn_entity::{CompanyScope, db_err};
+
+use crate::caller::{Caller, EVERYONE};
 
 /// A secret's stored form: its BLAKE3 hash (secrets carry 192 random bits).
 pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
@@ -23,6 +26,18 @@ fn random_secret() -> String {
     hex::encode(bytes)
 }
 
+/// What a user asks an enrollment key for.
+#[derive(Debug, Default)]
+pub(crate) struct KeyRequest {
+    /// Whose machine it enrolls; the caller's when `None`.
+    pub(crate) owner: Option<UserId>,
+    /// The group its agent joins; the owner's when `None`.
+    pub(crate) group: Option<GroupId>,
+    pub(crate) ttl: EnrollmentKeyHours,
+}
+
+/// A key as it is shown, once.
+#[derive(Debug)]
 pub(crate) struct NewKey {
     pub(crate) id: uuid::Uuid,
     pub(crate) key: String,
@@ -30,30 +45,48 @@ pub(crate) struct NewKey {
 }
 
 /// Creates a one-time key `<region>-<secret>`; the region prefix tells an
-/// agent which cell to enroll with.
+/// agent which cell to enroll with. Members enroll their own machines into
+/// their own group; admins anyone's, into any group. Only a confirmed email
+/// address may enroll machines.
 pub(crate) async fn create_key(
     db: &DatabaseConnection,
-    scope: CompanyScope,
+    caller: &Caller<'_>,
     region: Region,
-    created_by: UserId,
-    owner: UserId,
-    group: Option<uuid::Uuid>,
-    ttl_hours: u32,
+    ask: KeyRequest,
 ) -> Result<NewKey, Error> {
-    let ttl_hours = match ttl_hours {
-        0 => 72,
-        1..=720 => ttl_hours,
-        _ => return Err(Error::invalid("ttl_hours", "must be between 1 and 720")),
+    caller.require(EVERYONE)?;
+    let scope = caller.scope();
+    require_confirmed(db, scope, caller.id()).await?;
+    let owner = match ask.owner {
+        None => caller.id(),
+        Some(owner) => {
+            if owner != caller.id() && !caller.is_admin() {
+                return Err(Error::PermissionDenied(
+                    "members can only enroll their own machines".into(),
+                ));
+            }
+            cairn_tenancy::access::find_user(db, scope, owner).await?;
+            owner
+        }
+    };
+    let group = match ask.group {
+        None => None,
+        Some(_) if !caller.is_admin() => {
+            return Err(Error::PermissionDenied(
+                "only owners and admins choose an agent's group".into(),
+            ));
+        }
+        Some(id) => Some(cairn_tenancy::groups::find(db, scope, id).await?.id),
     };
     let secret = random_secret();
     let now = Utc::now();
-    let expires = now + Duration::hours(i64::from(ttl_hours));
+    let expires = now + Duration::hours(i64::from(ask.ttl.get()));
     let id = uuid::Uuid::now_v7();
     enrollment_key::ActiveModel {
         id: Set(id),
         company_id: Set(scope.uuid()),
         secret_hash: Set(secret_hash(&secret)),
-        created_by: Set(created_by.0),
+        created_by: Set(caller.id().0),
         created_at: Set(now),
         expires_at: Set(expires),
         used_at: Set(None),
@@ -72,7 +105,7 @@ pub(crate) async fn create_key(
 }
 
 /// Only users who confirmed their email address may enroll machines.
-pub(crate) async fn require_confirmed(
+async fn require_confirmed(
     db: &DatabaseConnection,
     scope: CompanyScope,
     user_id: UserId,
@@ -107,6 +140,7 @@ pub(crate) fn parse_key(key: &str) -> Result<(Region, &str), Error> {
     Ok((region, secret))
 }
 
+/// A machine that enrolled, with what it needs to back up.
 pub(crate) struct Enrolled {
     pub(crate) agent: AgentId,
     pub(crate) company: CompanyId,
@@ -127,8 +161,9 @@ pub(crate) async fn enroll(
     db: &DatabaseConnection,
     master: &MasterKey,
     secret: &str,
-    hostname: String,
+    hostname: Hostname,
 ) -> Result<Enrolled, Error> {
+    let hostname = hostname.into_string();
     let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting enrollment"))?;

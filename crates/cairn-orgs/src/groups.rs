@@ -9,32 +9,54 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
+use cairn_core::limits::{GroupName, QuotaBytes};
 use cairn_core::policy::Policy;
-use cairn_core::validate::text;
 use cairn_core::{EntityKind, Error, GroupId};
-use cairn_entity::audit_log::{Actor, record};
+use cairn_entity::audit_log::record;
 use cairn_entity::regional::{agent, group, user};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_proto::orgs::v1 as pb;
-pub(crate) use cairn_tenancy::groups::find;
 use cairn_tenancy::groups::{default_group, member_of, new_group, policy_of, set_policy};
 
-fn quota(field: &str, bytes: i64) -> Result<Option<i64>, Error> {
-    match bytes {
-        0 => Ok(None),
-        b if b > 0 => Ok(Some(b)),
-        _ => Err(Error::invalid(
-            field,
-            "must be a number of bytes, or 0 for no quota",
-        )),
-    }
+use crate::caller::{ADMINS, Caller, EVERYONE};
+
+/// A group to create; without a policy it starts with the default group's.
+#[derive(Debug)]
+pub(crate) struct NewGroup {
+    pub(crate) name: GroupName,
+    pub(crate) policy: Option<Policy>,
+    pub(crate) quota: QuotaBytes,
 }
 
-pub(crate) async fn to_proto<C: ConnectionTrait>(
+/// A change to a group; `None` leaves a field as it is.
+#[derive(Debug)]
+pub(crate) struct GroupChange {
+    pub(crate) id: GroupId,
+    pub(crate) name: Option<GroupName>,
+    pub(crate) policy: Option<Policy>,
+    pub(crate) quota: Option<QuotaBytes>,
+}
+
+/// A group as the company's people see it.
+#[derive(Debug)]
+pub(crate) struct GroupView {
+    pub(crate) id: GroupId,
+    pub(crate) name: String,
+    pub(crate) is_default: bool,
+    pub(crate) policy: Policy,
+    /// Rises by one on each policy change.
+    pub(crate) policy_version: i64,
+    pub(crate) quota_bytes: Option<i64>,
+    pub(crate) stored_bytes: i64,
+    pub(crate) users: i64,
+    /// Unrevoked agents.
+    pub(crate) agents: i64,
+}
+
+async fn describe<C: ConnectionTrait>(
     db: &C,
     scope: CompanyScope,
     g: group::Model,
-) -> Result<pb::Group, Error> {
+) -> Result<GroupView, Error> {
     let users = user::Entity::find()
         .filter(user::Column::CompanyId.eq(scope.uuid()))
         .filter(member_of(user::Column::GroupId, &g))
@@ -49,23 +71,26 @@ pub(crate) async fn to_proto<C: ConnectionTrait>(
         .await
         .map_err(db_err("counting a group's agents"))? as i64;
     let stored_bytes = cairn_tenancy::quota::group_stored_bytes(db, scope, &g).await?;
-    Ok(pb::Group {
-        group_id: g.id.to_string(),
-        name: g.name.clone(),
+    Ok(GroupView {
+        id: GroupId(g.id),
+        policy: policy_of(&g)?,
+        name: g.name,
         is_default: g.is_default,
-        policy: Some(policy_of(&g)?.to_proto()),
         policy_version: g.policy_version,
-        quota_bytes: g.quota_bytes.unwrap_or(0),
+        quota_bytes: g.quota_bytes,
         stored_bytes,
         users,
         agents,
     })
 }
 
+/// The company's groups, the default one first (created on first need).
 pub(crate) async fn list(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-) -> Result<Vec<pb::Group>, Error> {
+    caller: &Caller<'_>,
+) -> Result<Vec<GroupView>, Error> {
+    caller.require(EVERYONE)?;
+    let scope = caller.scope();
     default_group(db, scope).await?;
     let rows = group::Entity::find()
         .filter(group::Column::CompanyId.eq(scope.uuid()))
@@ -76,7 +101,7 @@ pub(crate) async fn list(
         .map_err(db_err("listing groups"))?;
     let mut out = Vec::with_capacity(rows.len());
     for g in rows {
-        out.push(to_proto(db, scope, g).await?);
+        out.push(describe(db, scope, g).await?);
     }
     Ok(out)
 }
@@ -101,17 +126,19 @@ async fn name_is_free<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Creates a group (owners and admins); its name is unique in the company.
 pub(crate) async fn create(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
-    req: pb::CreateGroupRequest,
-) -> Result<pb::Group, Error> {
-    let name = text("name", &req.name, 100)?;
-    let quota_bytes = quota("quota_bytes", req.quota_bytes)?;
+    caller: &Caller<'_>,
+    new: NewGroup,
+) -> Result<GroupView, Error> {
+    caller.require(ADMINS)?;
+    let (scope, actor) = (caller.scope(), &caller.actor());
+    let name = new.name.into_string();
+    let quota_bytes = new.quota.limit();
     let default = default_group(db, scope).await?;
-    let policy = match &req.policy {
-        Some(p) => Policy::from_proto("policy", p)?,
+    let policy = match new.policy {
+        Some(p) => p,
         None => policy_of(&default)?,
     };
     let txn = cairn_entity::begin_write(db)
@@ -126,30 +153,26 @@ pub(crate) async fn create(
         .map_err(db_err("creating a group"))?;
     record(&txn, scope, actor, "group.create", "group").await?;
     txn.commit().await.map_err(db_err("committing a group"))?;
-    to_proto(db, scope, g).await
+    describe(db, scope, g).await
 }
 
+/// Renames a group, changes its policy (its version rises by one) or its
+/// quota (owners and admins).
 pub(crate) async fn update(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
-    req: pb::UpdateGroupRequest,
-) -> Result<pb::Group, Error> {
-    let id = GroupId::parse(&req.group_id, "group_id")?;
-    let name = req.name.map(|n| text("name", &n, 100)).transpose()?;
-    let policy = req
-        .policy
-        .as_ref()
-        .map(|p| Policy::from_proto("policy", p))
-        .transpose()?;
-    let quota_bytes = req
-        .quota_bytes
-        .map(|q| quota("quota_bytes", q))
-        .transpose()?;
+    caller: &Caller<'_>,
+    change: GroupChange,
+) -> Result<GroupView, Error> {
+    caller.require(ADMINS)?;
+    let (scope, actor) = (caller.scope(), &caller.actor());
+    let id = change.id;
+    let name = change.name.map(GroupName::into_string);
+    let policy = change.policy;
+    let quota_bytes = change.quota.map(QuotaBytes::limit);
     let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a group update"))?;
-    let found = find(&txn, scope, id).await?;
+    let found = cairn_tenancy::groups::find(&txn, scope, id).await?;
     let version = found.policy_version;
     let raise_quota = match (quota_bytes, found.quota_bytes) {
         (Some(new), old) => new.unwrap_or(i64::MAX) > old.unwrap_or(i64::MAX),
@@ -182,20 +205,22 @@ pub(crate) async fn update(
     txn.commit()
         .await
         .map_err(db_err("committing a group update"))?;
-    to_proto(db, scope, g).await
+    describe(db, scope, g).await
 }
 
-/// Deletes a group; its users and agents go to the default group.
+/// Deletes a group (owners and admins); its users and agents go to the
+/// default group, which is never deleted.
 pub(crate) async fn delete(
     db: &DatabaseConnection,
-    scope: CompanyScope,
-    actor: &Actor<'_>,
+    caller: &Caller<'_>,
     id: GroupId,
 ) -> Result<(), Error> {
+    caller.require(ADMINS)?;
+    let (scope, actor) = (caller.scope(), &caller.actor());
     let txn = cairn_entity::begin_write(db)
         .await
         .map_err(db_err("starting a group delete"))?;
-    let found = find(&txn, scope, id).await?;
+    let found = cairn_tenancy::groups::find(&txn, scope, id).await?;
     if found.is_default {
         return Err(Error::FailedPrecondition(
             "the default group cannot be deleted".into(),

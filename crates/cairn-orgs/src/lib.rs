@@ -4,18 +4,27 @@
 //! An enrollment key is shown once and stored as a hash; enrolling takes one
 //! seat and hands the machine a credential (also stored as a hash) and the
 //! company's data key. Every query is scoped to the caller's company, and
-//! every call checks the caller's current role (`cairn_tenancy::access`).
+//! every domain function checks the caller's current role itself.
+//!
+//! Only the adapter (`api`) knows the gRPC types: it converts each request into a
+//! domain input with `TryFrom` (each limit on its newtype in
+//! `cairn_core::limits`), calls a domain function (`company`, `groups`,
+//! `agents`, `enroll`, `usage`) and converts the result back.
 //!
 //! What other services need of groups, quotas, agent status and callers lives
 //! in cairn-tenancy; this crate depends on no other service crate.
 
 mod agents;
 mod alerts;
+mod api;
+mod caller;
 mod company;
 mod enroll;
 mod groups;
 pub mod maintenance;
-mod service;
 mod usage;
 
-pub use service::OrgsService;
+pub use api::OrgsService;
+
+#[cfg(test)]
+mod tests;

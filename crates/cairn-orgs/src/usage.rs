@@ -7,7 +7,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use cairn_core::Error;
 use cairn_entity::regional::{agent, usage_day};
 use cairn_entity::{CompanyScope, db_err};
-use cairn_proto::orgs::v1 as pb;
+
+use crate::caller::{ADMINS, Caller};
 
 use cairn_tenancy::agents::seats_used;
 use cairn_tenancy::quota::company_stored_bytes;
@@ -67,26 +68,41 @@ pub(crate) async fn record<C: ConnectionTrait>(
     Ok(today)
 }
 
-fn day(field: &str, value: &str) -> Result<NaiveDate, Error> {
+/// A day as usage names it, `YYYY-MM-DD`.
+pub(crate) fn parse_day(field: &str, value: &str) -> Result<NaiveDate, Error> {
     NaiveDate::parse_from_str(value, DAY)
         .map_err(|_| Error::invalid(field, format!("`{value}` is not a day (YYYY-MM-DD)")))
 }
 
-/// The recorded days between `from` and `to` (inclusive), today measured now.
+/// Which days to show: up to `to` (today when `None`), from `from` (29 days
+/// before `to` when `None`); at most ten years at once.
+#[derive(Debug, Default)]
+pub(crate) struct UsageQuery {
+    pub(crate) from: Option<NaiveDate>,
+    pub(crate) to: Option<NaiveDate>,
+}
+
+/// One day's figures.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UsageDay {
+    pub(crate) day: String,
+    pub(crate) seats_used: i64,
+    pub(crate) logical_bytes: i64,
+    pub(crate) stored_bytes: i64,
+}
+
+/// The recorded days between `from` and `to` (inclusive), today measured now
+/// (owners and admins).
 pub(crate) async fn get<C: ConnectionTrait>(
     db: &C,
-    scope: CompanyScope,
-    req: &pb::GetUsageRequest,
-) -> Result<Vec<pb::UsageDay>, Error> {
+    caller: &Caller<'_>,
+    query: UsageQuery,
+) -> Result<Vec<UsageDay>, Error> {
+    caller.require(ADMINS)?;
+    let scope = caller.scope();
     let today = Utc::now().date_naive();
-    let to = match req.to.as_str() {
-        "" => today,
-        v => day("to", v)?,
-    };
-    let from = match req.from.as_str() {
-        "" => to - Duration::days(29),
-        v => day("from", v)?,
-    };
+    let to = query.to.unwrap_or(today);
+    let from = query.from.unwrap_or(to - Duration::days(29));
     if from > to {
         return Err(Error::invalid("from", "must not be after `to`"));
     }
@@ -106,7 +122,7 @@ pub(crate) async fn get<C: ConnectionTrait>(
         .map_err(db_err("reading usage"))?;
     Ok(rows
         .into_iter()
-        .map(|r| pb::UsageDay {
+        .map(|r| UsageDay {
             day: r.day,
             seats_used: r.seats_used,
             logical_bytes: r.logical_bytes,

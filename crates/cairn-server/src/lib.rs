@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
+use tower_layer::{Identity, Stack};
 
 use cairn_accounts::{AccountsService, DirectoryLink, UsersService};
 use cairn_auth::{Authenticator, SigningKey, TokenIssuer, TokenVerifier};
@@ -33,6 +34,13 @@ use cairn_proto::backup::v1::backup_service_server::BackupServiceServer;
 use cairn_proto::directory::v1::directory_service_server::DirectoryServiceServer;
 use cairn_proto::orgs::v1::orgs_service_server::OrgsServiceServer;
 use cairn_store::CellStore;
+
+use crate::answers::{AnswersLayer, CALL_LIMIT};
+
+mod answers;
+
+/// A listener's router: every answer carries a reason, every call a time limit.
+type CairnRouter = Router<Stack<AnswersLayer, Identity>>;
 
 /// The log filter when `RUST_LOG` is not set. Database drivers stay at
 /// `warn`: their debug output would carry statement parameters.
@@ -85,7 +93,7 @@ fn endpoint(public: &Option<String>, addr: SocketAddr) -> String {
 async fn base(
     router_name: &str,
     services: &[&str],
-) -> anyhow::Result<(Router, tonic_health::server::HealthReporter)> {
+) -> anyhow::Result<(CairnRouter, tonic_health::server::HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = || {
         let mut builder = tonic_reflection::server::Builder::configure()
@@ -110,11 +118,10 @@ async fn base(
     let router = Server::builder()
         .trace_fn(move |request| tracing::info_span!("rpc", listener = %listener, method = %request.uri().path()))
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
-        // Long uploads and restores stream for a while; an hour bounds a stuck one.
-        .timeout(Duration::from_secs(3600))
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
+        .layer(AnswersLayer::new(CALL_LIMIT))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

@@ -5,18 +5,18 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use cairn_client::{ClientError, Idempotency};
 use cairn_proto::accounts::v1::{
     ChangePasswordRequest, ConfirmEmailRequest, DeleteAccountRequest, ExportDataRequest,
     GetProfileRequest, RequestPasswordResetRequest, ResetPasswordRequest,
     SetMarketingPreferenceRequest, UpdateProfileRequest,
     accounts_service_client::AccountsServiceClient,
 };
-use cairn_proto::directory::v1::{
-    ListCellsRequest, LocateLoginRequest, directory_service_client::DirectoryServiceClient,
-};
 
-use crate::session::{authed, load_session};
-use crate::{AccountCommand, connect, status};
+use crate::session::session_connection;
+use crate::{AccountCommand, connection, failed};
+
+type Accounts = AccountsServiceClient<tonic::transport::Channel>;
 
 /// The endpoint of the cell a `<region>-...` code belongs to.
 pub(crate) async fn cell_of_code(directory: &str, code: &str) -> anyhow::Result<String> {
@@ -27,16 +27,11 @@ pub(crate) async fn cell_of_code(directory: &str, code: &str) -> anyhow::Result<
         .context(
             "this is not a Cairn code from a mail (it starts with its region, like `eu-...`)",
         )?;
-    DirectoryServiceClient::new(connect(directory).await?)
-        .list_cells(ListCellsRequest {})
-        .await
-        .map_err(status("directory"))?
-        .into_inner()
-        .cells
-        .into_iter()
-        .find(|c| c.region == region.to_proto())
-        .map(|c| c.endpoint)
-        .with_context(|| format!("the directory knows no cell for region {region}"))
+    match crate::directory(directory).await?.cell_of(region).await {
+        Ok(endpoint) => Ok(endpoint),
+        Err(e @ ClientError::NoCell { .. }) => Err(e.into()),
+        Err(e) => Err(failed("directory")(e)),
+    }
 }
 
 pub(crate) async fn run(
@@ -47,26 +42,33 @@ pub(crate) async fn run(
 ) -> anyhow::Result<()> {
     match command {
         AccountCommand::Confirm { token } => {
-            AccountsServiceClient::new(connect(&cell_of_code(directory, &token).await?).await?)
-                .confirm_email(ConfirmEmailRequest { token })
+            connection(&cell_of_code(directory, &token).await?)
+                .await?
+                .unary(
+                    Idempotency::NotIdempotent,
+                    ConfirmEmailRequest { token },
+                    |mut c: Accounts, r| async move { c.confirm_email(r).await },
+                )
                 .await
-                .map_err(status("confirmation failed"))?;
+                .map_err(failed("confirmation failed"))?;
             writeln!(out, "email address confirmed")?;
         }
         AccountCommand::ForgotPassword { email } => {
             // An unknown address gets the same answer: nothing tells whether it exists.
-            let located = DirectoryServiceClient::new(connect(directory).await?)
-                .locate_login(LocateLoginRequest {
-                    login: email.clone(),
-                })
+            let located = crate::directory(directory)
+                .await?
+                .locate_login(&email)
                 .await;
-            if let Ok(found) = located
-                && let Some(cell) = found.into_inner().cell
-            {
-                AccountsServiceClient::new(connect(&cell.endpoint).await?)
-                    .request_password_reset(RequestPasswordResetRequest { email })
+            if let Ok(cell) = located {
+                connection(&cell)
+                    .await?
+                    .unary(
+                        Idempotency::NotIdempotent,
+                        RequestPasswordResetRequest { email },
+                        |mut c: Accounts, r| async move { c.request_password_reset(r).await },
+                    )
                     .await
-                    .map_err(status("password reset failed"))?;
+                    .map_err(failed("password reset failed"))?;
             }
             writeln!(
                 out,
@@ -77,13 +79,18 @@ pub(crate) async fn run(
             token,
             new_password,
         } => {
-            AccountsServiceClient::new(connect(&cell_of_code(directory, &token).await?).await?)
-                .reset_password(ResetPasswordRequest {
-                    token,
-                    new_password,
-                })
+            connection(&cell_of_code(directory, &token).await?)
+                .await?
+                .unary(
+                    Idempotency::NotIdempotent,
+                    ResetPasswordRequest {
+                        token,
+                        new_password,
+                    },
+                    |mut c: Accounts, r| async move { c.reset_password(r).await },
+                )
                 .await
-                .map_err(status("password reset failed"))?;
+                .map_err(failed("password reset failed"))?;
             writeln!(
                 out,
                 "password changed; every session has ended, log in again"
@@ -93,17 +100,17 @@ pub(crate) async fn run(
             password,
             new_password,
         } => {
-            let session = load_session(session_path).await?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .change_password(authed(
-                    &session,
-                    ChangePasswordRequest {
-                        current_password: password,
-                        new_password,
-                    },
-                )?)
-                .await
-                .map_err(status("password change failed"))?;
+            let (_, conn) = session_connection(session_path).await?;
+            conn.unary(
+                Idempotency::NotIdempotent,
+                ChangePasswordRequest {
+                    current_password: password,
+                    new_password,
+                },
+                |mut c: Accounts, r| async move { c.change_password(r).await },
+            )
+            .await
+            .map_err(failed("password change failed"))?;
             let _ = std::fs::remove_file(session_path);
             writeln!(
                 out,
@@ -111,12 +118,15 @@ pub(crate) async fn run(
             )?;
         }
         AccountCommand::Show => {
-            let session = load_session(session_path).await?;
-            let p = AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .get_profile(authed(&session, GetProfileRequest {})?)
+            let (_, conn) = session_connection(session_path).await?;
+            let p = conn
+                .unary(
+                    Idempotency::Idempotent,
+                    GetProfileRequest {},
+                    |mut c: Accounts, r| async move { c.get_profile(r).await },
+                )
                 .await
-                .map_err(status("cannot show your account"))?
-                .into_inner();
+                .map_err(failed("cannot show your account"))?;
             writeln!(
                 out,
                 "name: {}\ntitle: {}\nusername: {}\nemail: {} ({})\nrole: {}\ncompany: {} ({})\nmarketing mail: {}",
@@ -141,33 +151,33 @@ pub(crate) async fn run(
             username,
             email,
         } => {
-            let session = load_session(session_path).await?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .update_profile(authed(
-                    &session,
-                    UpdateProfileRequest {
-                        name,
-                        title,
-                        username,
-                        email,
-                    },
-                )?)
-                .await
-                .map_err(status("cannot update your account"))?;
+            let (_, conn) = session_connection(session_path).await?;
+            conn.unary(
+                Idempotency::NotIdempotent,
+                UpdateProfileRequest {
+                    name,
+                    title,
+                    username,
+                    email,
+                },
+                |mut c: Accounts, r| async move { c.update_profile(r).await },
+            )
+            .await
+            .map_err(failed("cannot update your account"))?;
             writeln!(out, "saved")?;
         }
         AccountCommand::Export { out: path, company } => {
-            let session = load_session(session_path).await?;
-            let json = AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .export_data(authed(
-                    &session,
+            let (_, conn) = session_connection(session_path).await?;
+            let json = conn
+                .unary(
+                    Idempotency::Idempotent,
                     ExportDataRequest {
                         whole_company: company,
                     },
-                )?)
+                    |mut c: Accounts, r| async move { c.export_data(r).await },
+                )
                 .await
-                .map_err(status("export failed"))?
-                .into_inner()
+                .map_err(failed("export failed"))?
                 .json;
             let _ = std::fs::remove_file(&path);
             cairn_core::secret::write_private(&path, &json)?;
@@ -177,18 +187,18 @@ pub(crate) async fn run(
             password,
             company_name,
         } => {
-            let session = load_session(session_path).await?;
-            let done = AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .delete_account(authed(
-                    &session,
+            let (_, conn) = session_connection(session_path).await?;
+            let done = conn
+                .unary(
+                    Idempotency::NotIdempotent,
                     DeleteAccountRequest {
                         password,
                         confirm_company_name: company_name,
                     },
-                )?)
+                    |mut c: Accounts, r| async move { c.delete_account(r).await },
+                )
                 .await
-                .map_err(status("deletion refused"))?
-                .into_inner();
+                .map_err(failed("deletion refused"))?;
             let _ = std::fs::remove_file(session_path);
             writeln!(
                 out,
@@ -204,14 +214,14 @@ pub(crate) async fn run(
             if opt_out == opt_in {
                 anyhow::bail!("say --opt-out or --opt-in");
             }
-            let session = load_session(session_path).await?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .set_marketing_preference(authed(
-                    &session,
-                    SetMarketingPreferenceRequest { opt_out },
-                )?)
-                .await
-                .map_err(status("cannot save the preference"))?;
+            let (_, conn) = session_connection(session_path).await?;
+            conn.unary(
+                Idempotency::NotIdempotent,
+                SetMarketingPreferenceRequest { opt_out },
+                |mut c: Accounts, r| async move { c.set_marketing_preference(r).await },
+            )
+            .await
+            .map_err(failed("cannot save the preference"))?;
             writeln!(
                 out,
                 "{}",

@@ -14,15 +14,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::session::{Session, authed, load_session, save_session};
+use crate::session::{Session, load_session, save_session, session_connection};
 
+use cairn_client::{ClientConfig, ClientError, Connection, Directory, Idempotency};
 use cairn_proto::accounts::v1::{
     LoginRequest, LogoutRequest, SignUpRequest, accounts_service_client::AccountsServiceClient,
-};
-use cairn_proto::directory::v1::{
-    LocateLoginRequest, ResolveCountryRequest, directory_service_client::DirectoryServiceClient,
 };
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, GetCompanyRequest, ListEmployeeCountsRequest,
@@ -289,16 +287,32 @@ fn default_session() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".cairn-session.json"))
 }
 
+type Accounts = AccountsServiceClient<Channel>;
+type Orgs = OrgsServiceClient<Channel>;
+
+/// A channel to `endpoint` with the shared transport limits, connected now.
 pub(crate) async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
-    Endpoint::from_shared(endpoint.to_owned())
-        .with_context(|| format!("`{endpoint}` is not a valid endpoint"))?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {endpoint}"))
+    Ok(ClientConfig::new(endpoint).connect().await?)
+}
+
+/// A connection to `endpoint` without credentials, connected now.
+pub(crate) async fn connection(endpoint: &str) -> anyhow::Result<Connection> {
+    Ok(Connection::connect(ClientConfig::new(endpoint)).await?)
+}
+
+/// The directory, connected now.
+pub(crate) async fn directory(endpoint: &str) -> anyhow::Result<Directory> {
+    Ok(Directory::on(connection(endpoint).await?))
 }
 
 pub(crate) fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
     move |s| anyhow::anyhow!("{what}: {} ({:?})", s.message(), s.code())
+}
+
+/// The one-line error for a failed call: what failed, the server's message
+/// and the code.
+pub(crate) fn failed(what: &str) -> impl Fn(ClientError) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{what}: {} ({:?})", e.message(), e.code())
 }
 
 /// Runs the command line, writing results to `out`.
@@ -327,36 +341,37 @@ where
             username,
             i_am_13_or_older,
         } => {
-            let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
-                .resolve_country(ResolveCountryRequest {
-                    country: country.clone(),
-                })
+            let cell = directory(&cli.directory)
+                .await?
+                .resolve_country(&country)
                 .await
-                .map_err(status("sign-up refused"))?
-                .into_inner()
-                .cell
-                .context("the directory returned no cell")?;
-            let done = AccountsServiceClient::new(connect(&cell.endpoint).await?)
-                .sign_up(SignUpRequest {
-                    company_name: company,
-                    industry,
-                    employees,
-                    country,
-                    owner_name: name,
-                    email,
-                    password,
-                    seats,
-                    phone,
-                    owner_title: title,
-                    city,
-                    state,
-                    postal_code,
-                    username,
-                    age_confirmed: i_am_13_or_older,
-                })
+                .map_err(failed("sign-up refused"))?;
+            let request = SignUpRequest {
+                company_name: company,
+                industry,
+                employees,
+                country,
+                owner_name: name,
+                email,
+                password,
+                seats,
+                phone,
+                owner_title: title,
+                city,
+                state,
+                postal_code,
+                username,
+                age_confirmed: i_am_13_or_older,
+            };
+            let done = connection(&cell)
+                .await?
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Accounts, r| async move { c.sign_up(r).await },
+                )
                 .await
-                .map_err(status("sign-up refused"))?
-                .into_inner();
+                .map_err(failed("sign-up refused"))?;
             let region = cairn_core::Region::from_proto(done.region, "region")
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             writeln!(
@@ -366,28 +381,28 @@ where
             )?;
         }
         Command::Login { email, password } => {
-            let cell = DirectoryServiceClient::new(connect(&cli.directory).await?)
-                .locate_login(LocateLoginRequest {
-                    login: email.clone(),
-                })
+            let cell = directory(&cli.directory)
+                .await?
+                .locate_login(&email)
                 .await
-                .map_err(|s| match s.code() {
+                .map_err(|e| match e.code() {
                     tonic::Code::NotFound => {
                         anyhow::anyhow!("login failed: wrong email or password")
                     }
-                    _ => status("login failed")(s),
-                })?
-                .into_inner()
-                .cell
-                .context("the directory returned no cell")?;
-            let done = AccountsServiceClient::new(connect(&cell.endpoint).await?)
-                .login(LoginRequest { email, password })
+                    _ => failed("login failed")(e),
+                })?;
+            let cell = connection(&cell).await?;
+            let done = cell
+                .unary(
+                    Idempotency::NotIdempotent,
+                    LoginRequest { email, password },
+                    |mut c: Accounts, r| async move { c.login(r).await },
+                )
                 .await
-                .map_err(status("login failed"))?
-                .into_inner();
+                .map_err(failed("login failed"))?;
             let token = done.access_token.context("the server returned no token")?;
             let session = Session {
-                endpoint: cell.endpoint,
+                endpoint: cell.endpoint(),
                 token: token.token,
                 expires_at: token.expires_at,
                 company_id: done.company_id.clone(),
@@ -405,12 +420,18 @@ where
             let text = std::fs::read_to_string(&session_path).context("not logged in")?;
             let session: Session =
                 serde_json::from_str(&text).context("the session file is damaged")?;
-            AccountsServiceClient::new(connect(&session.endpoint).await?)
-                .logout(LogoutRequest {
-                    refresh_token: session.refresh_token,
-                })
+            let request = LogoutRequest {
+                refresh_token: session.refresh_token,
+            };
+            connection(&session.endpoint)
+                .await?
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Accounts, r| async move { c.logout(r).await },
+                )
                 .await
-                .map_err(status("logout failed"))?;
+                .map_err(failed("logout failed"))?;
             std::fs::remove_file(&session_path)?;
             writeln!(out, "logged out")?;
         }
@@ -418,14 +439,16 @@ where
             account::run(&cli.directory, &session_path, command, out).await?
         }
         Command::Company { command } => {
-            let session = load_session(&session_path).await?;
-            let mut client = OrgsServiceClient::new(connect(&session.endpoint).await?);
+            let (_, conn) = session_connection(&session_path).await?;
             let c = match command {
-                None => client
-                    .get_company(authed(&session, GetCompanyRequest {})?)
+                None => conn
+                    .unary(
+                        Idempotency::Idempotent,
+                        GetCompanyRequest {},
+                        |mut c: Orgs, r| async move { c.get_company(r).await },
+                    )
                     .await
-                    .map_err(status("cannot show the company"))?
-                    .into_inner(),
+                    .map_err(failed("cannot show the company"))?,
                 Some(CompanyCommand::Update {
                     name,
                     industry,
@@ -446,22 +469,24 @@ where
                         postal_code,
                         idle_alert_days,
                     };
-                    client
-                        .update_company(authed(&session, request)?)
-                        .await
-                        .map_err(status("cannot update the company"))?
-                        .into_inner()
+                    conn.unary(
+                        Idempotency::NotIdempotent,
+                        request,
+                        |mut c: Orgs, r| async move { c.update_company(r).await },
+                    )
+                    .await
+                    .map_err(failed("cannot update the company"))?
                 }
-                Some(CompanyCommand::Quota { size }) => client
-                    .set_quota(authed(
-                        &session,
+                Some(CompanyCommand::Quota { size }) => conn
+                    .unary(
+                        Idempotency::NotIdempotent,
                         SetQuotaRequest {
                             quota_bytes: admin::parse_size("quota", &size)?,
                         },
-                    )?)
+                        |mut c: Orgs, r| async move { c.set_quota(r).await },
+                    )
                     .await
-                    .map_err(status("cannot set the quota"))?
-                    .into_inner(),
+                    .map_err(failed("cannot set the quota"))?,
                 Some(CompanyCommand::PersonalKey { passphrase_file }) => {
                     let passphrase =
                         cairn_core::secret::read_passphrase(passphrase_file.as_deref())?.context(
@@ -472,28 +497,33 @@ where
                     }
                     let key = cairn_crypto::DataKey::generate()?;
                     let sealed = cairn_crypto::PersonalKey::seal(&key, &passphrase)?;
-                    client
-                        .set_personal_key(authed(
-                            &session,
-                            SetPersonalKeyRequest {
-                                personal_key: sealed.to_bytes(),
-                            },
-                        )?)
-                        .await
-                        .map_err(status("cannot set the personal key"))?
-                        .into_inner()
-                }
-                Some(CompanyCommand::Seats { seats }) => client
-                    .set_seats(authed(&session, SetSeatsRequest { seats })?)
+                    conn.unary(
+                        Idempotency::NotIdempotent,
+                        SetPersonalKeyRequest {
+                            personal_key: sealed.to_bytes(),
+                        },
+                        |mut c: Orgs, r| async move { c.set_personal_key(r).await },
+                    )
                     .await
-                    .map_err(status("cannot set seats"))?
-                    .into_inner(),
+                    .map_err(failed("cannot set the personal key"))?
+                }
+                Some(CompanyCommand::Seats { seats }) => conn
+                    .unary(
+                        Idempotency::NotIdempotent,
+                        SetSeatsRequest { seats },
+                        |mut c: Orgs, r| async move { c.set_seats(r).await },
+                    )
+                    .await
+                    .map_err(failed("cannot set seats"))?,
                 Some(CompanyCommand::Employees) => {
-                    let changes = client
-                        .list_employee_counts(authed(&session, ListEmployeeCountsRequest {})?)
+                    let changes = conn
+                        .unary(
+                            Idempotency::Idempotent,
+                            ListEmployeeCountsRequest {},
+                            |mut c: Orgs, r| async move { c.list_employee_counts(r).await },
+                        )
                         .await
-                        .map_err(status("cannot list employee counts"))?
-                        .into_inner()
+                        .map_err(failed("cannot list employee counts"))?
                         .changes;
                     for c in changes {
                         writeln!(
@@ -540,11 +570,15 @@ where
                 owner_user_id: for_user.unwrap_or_default(),
                 group_id,
             };
-            let key = OrgsServiceClient::new(connect(&session.endpoint).await?)
-                .create_enrollment_key(authed(&session, request)?)
+            let (_, conn) = session_connection(&session_path).await?;
+            let key = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Orgs, r| async move { c.create_enrollment_key(r).await },
+                )
                 .await
-                .map_err(status("cannot create an enrollment key"))?
-                .into_inner();
+                .map_err(failed("cannot create an enrollment key"))?;
             writeln!(out, "{}", key.key)?;
         }
         Command::Agents { command } => admin::run_agents(&session_path, command, out).await?,

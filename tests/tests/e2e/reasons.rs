@@ -310,3 +310,33 @@ async fn a_stream_given_up_midway_leaves_nothing_half_done() {
         cluster.stop().await;
     }
 }
+
+/// Answers the gRPC library makes itself (a method this listener does not
+/// serve, a request larger than it accepts) carry a reason like Cairn's own.
+#[tokio::test]
+async fn answers_the_library_makes_carry_a_reason_too() {
+    use cairn_proto::directory::v1::{
+        ListCellsRequest, directory_service_client::DirectoryServiceClient,
+    };
+    let backend = backends().into_iter().next().unwrap();
+    let cluster = Cluster::start(backend).await;
+
+    // A cell's listener serves no directory.
+    let mut not_here = DirectoryServiceClient::new(cluster.channel(Region::Us).await);
+    let status = not_here.list_cells(ListCellsRequest {}).await.unwrap_err();
+    assert_reason(&status, Code::Unimplemented, Reason::Unimplemented);
+
+    // A login of 5 MiB is past what the accounts service decodes.
+    let mut accounts = AccountsServiceClient::new(cluster.channel(Region::Us).await);
+    let status = accounts
+        .login(LoginRequest {
+            email: "x".repeat(5 << 20),
+            password: "p".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(Reason::of(&status), Some(Reason::for_code(status.code())));
+    assert_ne!(Reason::of(&status), Some(Reason::Internal), "{status:?}");
+
+    cluster.stop().await;
+}
