@@ -1,10 +1,8 @@
 //! A commit's header, checked, and the commit as it arrives.
 
-use cairn_core::validate::text;
+use cairn_core::limits::Hostname;
 use cairn_core::{ChunkId, Error};
 
-/// Longest hostname, in characters.
-pub(crate) const MAX_HOSTNAME: usize = 253;
 /// Most paths one snapshot names.
 pub(crate) const MAX_PATHS: usize = 1000;
 /// Longest path, in bytes.
@@ -40,7 +38,8 @@ impl SnapshotHeader {
         finished_at: i64,
         stats: SnapshotStats,
     ) -> Result<SnapshotHeader, Error> {
-        text("header.hostname", &hostname, MAX_HOSTNAME)?;
+        // The limit is Hostname's; the name is kept as the agent sent it.
+        Hostname::parse("header.hostname", &hostname)?;
         if paths.is_empty() || paths.len() > MAX_PATHS {
             return Err(Error::invalid(
                 "header.paths",
