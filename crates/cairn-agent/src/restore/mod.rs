@@ -25,9 +25,11 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use tokio::runtime::Handle;
 
+use cairn_client::Idempotency;
 use cairn_core::{ChunkId, SnapshotId};
 use cairn_proto::backup::v1::GetSnapshotRequest;
 
+use crate::client::BackupRpc;
 use crate::{AgentClient, AgentState};
 
 pub use events::{RestoreEvents, RestoreSummary};
@@ -62,14 +64,16 @@ pub async fn restore_with(
     let id = SnapshotId::parse(snapshot_id, "snapshot").map_err(|e| anyhow::anyhow!("{e}"))?;
     let client = AgentClient::connect(state).await?;
     let snapshot = client
-        .backup
-        .clone()
-        .get_snapshot(GetSnapshotRequest {
-            snapshot_id: id.to_string(),
-        })
+        .connection
+        .unary(
+            Idempotency::Idempotent,
+            GetSnapshotRequest {
+                snapshot_id: id.to_string(),
+            },
+            |mut c: BackupRpc, r| async move { c.get_snapshot(r).await },
+        )
         .await
-        .map_err(|s| anyhow::anyhow!("snapshot {id}: {}", s.message()))?
-        .into_inner()
+        .map_err(|e| anyhow::Error::new(e).context(format!("snapshot {id}")))?
         .snapshot
         .context("the server returned no snapshot")?;
     let root =
@@ -78,14 +82,13 @@ pub async fn restore_with(
     events.totals(stats.files, stats.bytes);
     let target = target.to_owned();
     let handle = Handle::current();
-    let backup = client.backup.clone();
     tokio::task::spawn_blocking(move || {
         fs::create_dir_all(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
         let restorer = Restorer {
             ids: key.chunk_id_key(),
             key,
-            client: backup,
+            client,
             handle,
             events,
             failures: Mutex::new(Vec::new()),
