@@ -23,5 +23,5 @@ pub use backup::{
 };
 pub use client::{AgentClient, Backup, Bearer, Orgs, SignInError};
 pub use enroll::enroll;
-pub use restore::{RestoreEvents, RestoreSummary, restore, restore_with};
+pub use restore::{RestoreEvents, RestoreSummary, restore, restore_using, restore_with};
 pub use state::AgentState;

@@ -56,13 +56,26 @@ pub async fn restore_with(
     passphrase: Option<&str>,
     events: Arc<dyn RestoreEvents>,
 ) -> anyhow::Result<RestoreSummary> {
+    let client = AgentClient::connect(state).await?;
+    restore_using(&client, state, snapshot_id, target, passphrase, events).await
+}
+
+/// [`restore_with`] over a connection the caller keeps (or made with
+/// other timeouts: see [`AgentClient::connect_with`]).
+pub async fn restore_using(
+    client: &AgentClient,
+    state: &AgentState,
+    snapshot_id: &str,
+    target: &Path,
+    passphrase: Option<&str>,
+    events: Arc<dyn RestoreEvents>,
+) -> anyhow::Result<RestoreSummary> {
     let key = if state.uses_personal_key() {
         state.open_personal_key(passphrase)?
     } else {
         state.data_key()?
     };
     let id = SnapshotId::parse(snapshot_id, "snapshot").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let client = AgentClient::connect(state).await?;
     let snapshot = client
         .connection
         .unary(
@@ -82,6 +95,7 @@ pub async fn restore_with(
     events.totals(stats.files, stats.bytes);
     let target = target.to_owned();
     let handle = Handle::current();
+    let client = client.clone();
     tokio::task::spawn_blocking(move || {
         fs::create_dir_all(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
