@@ -136,11 +136,12 @@ async fn pipe(
 }
 
 /// The agent's state pointed at `endpoint`, and a connection to it whose
-/// unary deadline (and so the floor of its stream deadlines) is short.
+/// unary deadline (and so the floor of its stream deadlines) is shorter
+/// than the default, yet ample for a cell that answers.
 async fn agent_via(state: &AgentState, endpoint: String) -> (AgentState, AgentClient) {
     let mut state = state.clone();
     state.endpoint = endpoint;
-    let config = ClientConfig::new(&state.endpoint).with_unary_timeout(Duration::from_secs(2));
+    let config = ClientConfig::new(&state.endpoint).with_unary_timeout(Duration::from_secs(5));
     let client = AgentClient::connect_with(&state, config).await.unwrap();
     (state, client)
 }
