@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use cairn_client::Idempotency;
 use cairn_proto::backup::v1::ListSnapshotsRequest;
 
+use crate::client::BackupRpc;
 use crate::{AgentClient, AgentState};
 
 #[derive(Parser)]
@@ -158,12 +160,14 @@ where
                 state.agent_id.to_string()
             };
             let snapshots = client
-                .backup
-                .clone()
-                .list_snapshots(ListSnapshotsRequest { agent_id })
+                .connection
+                .unary(
+                    Idempotency::Idempotent,
+                    ListSnapshotsRequest { agent_id },
+                    |mut c: BackupRpc, r| async move { c.list_snapshots(r).await },
+                )
                 .await
-                .map_err(|s| anyhow::anyhow!("cannot list snapshots: {}", s.message()))?
-                .into_inner()
+                .map_err(|e| anyhow::Error::new(e).context("cannot list snapshots"))?
                 .snapshots;
             writeln!(
                 out,

@@ -8,6 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use cairn_client::ClientError;
+
 use crate::policy::{check_in, next_due};
 use crate::{AgentClient, AgentState, BackupEvents};
 
@@ -49,15 +51,49 @@ pub async fn run(
     let mut running_version = 0;
     let mut completed = 0;
     let mut stop_wait = stop.clone();
+    // One connection for the daemon's life: its channel reconnects after a
+    // failure and its token is replaced before it expires.
+    let mut connected: Option<AgentClient> = None;
     loop {
         if *stop.borrow() {
             return Ok(completed);
         }
         let mut wait = options.check_in_every;
-        match AgentClient::connect(&state).await {
-            Err(err) => log(format!("cannot reach the cell: {err:#}")),
-            Ok(client) => match check_in(&client, running_version).await {
-                Err(err) => log(format!("{err:#}")),
+        let client = match &connected {
+            Some(client) => match client.ensure_fresh().await {
+                Ok(()) => Some(client.clone()),
+                Err(err) => {
+                    note(&err.0);
+                    log(format!("cannot reach the cell: {err}"));
+                    None
+                }
+            },
+            None => match AgentClient::connect(&state).await {
+                Ok(client) => {
+                    connected = Some(client.clone());
+                    Some(client)
+                }
+                Err(err) => {
+                    if let Some(err) = client_error(&err) {
+                        note(err);
+                    }
+                    log(format!("cannot reach the cell: {err:#}"));
+                    None
+                }
+            },
+        };
+        if let Some(client) = client {
+            match check_in(&client, running_version).await {
+                Err(err) => {
+                    if let Some(err) = client_error(&err) {
+                        note(err);
+                        // Never sooner than the cell asked.
+                        if let Some(asked) = err.retry_after() {
+                            wait = wait.max(asked);
+                        }
+                    }
+                    log(format!("{err:#}"));
+                }
                 Ok(checked) => {
                     if checked.version != running_version {
                         log(format!(
@@ -75,7 +111,8 @@ pub async fn run(
                     if let Some(due) = due {
                         if due <= now {
                             let events = Arc::new(StopOnSignal(stop.clone()));
-                            match crate::backup_policy_paths(
+                            match crate::backup::backup_policy_paths_using(
+                                &client,
                                 &state,
                                 options.home.as_deref(),
                                 events,
@@ -101,11 +138,27 @@ pub async fn run(
                         wait = wait.min(until);
                     }
                 }
-            },
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop_wait.changed() => {}
         }
     }
+}
+
+/// The client-layer error behind `err`, if a call to the cell failed.
+fn client_error(err: &anyhow::Error) -> Option<&ClientError> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<ClientError>())
+}
+
+fn note(err: &ClientError) {
+    tracing::warn!(
+        code = ?err.code(),
+        reason = ?err.reason(),
+        retry_after_ms = err.retry_after().map(|d| d.as_millis() as u64),
+        error = %err,
+        "call to the cell failed"
+    );
 }

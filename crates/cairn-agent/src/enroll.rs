@@ -4,14 +4,12 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use cairn_client::{ClientConfig, ClientError, Connection, Directory, Idempotency};
 use cairn_core::{AgentId, CompanyId, Region};
-use cairn_proto::directory::v1::{
-    ListCellsRequest, directory_service_client::DirectoryServiceClient,
-};
-use cairn_proto::orgs::v1::{EnrollAgentRequest, orgs_service_client::OrgsServiceClient};
+use cairn_proto::orgs::v1::EnrollAgentRequest;
 
 use crate::AgentState;
-use crate::client::channel;
+use crate::client::OrgsRpc;
 
 /// Finds the key's cell through the directory, enrolls, and saves the state.
 /// A company in personal-key mode needs `passphrase`: without the right one
@@ -33,27 +31,30 @@ pub async fn enroll(
         .split_once('-')
         .and_then(|(r, _)| r.parse().ok())
         .context("this is not a Cairn enrollment key (it starts with its region, like `eu-...`)")?;
-    let cells = DirectoryServiceClient::new(channel(directory).await?)
-        .list_cells(ListCellsRequest {})
+    let endpoint = Directory::lazy(ClientConfig::new(directory))?
+        .cell_of(region)
         .await
-        .map_err(|s| anyhow::anyhow!("directory: {}", s.message()))?
-        .into_inner()
-        .cells;
-    let endpoint = cells
-        .into_iter()
-        .find(|c| c.region == region.to_proto())
-        .map(|c| c.endpoint)
-        .with_context(|| format!("the directory knows no cell for region {region}"))?;
+        .map_err(|err| match err {
+            ClientError::NoCell { .. } => anyhow::Error::new(err),
+            other => anyhow::anyhow!("directory: {}", other.message()),
+        })?;
     let hostname =
         hostname.unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
-    let enrolled = OrgsServiceClient::new(channel(&endpoint).await?)
-        .enroll_agent(EnrollAgentRequest {
-            enrollment_key: key.trim().to_owned(),
-            hostname: hostname.clone(),
-        })
+    // Spends a key and a seat: sent once (a wrong-region answer is
+    // followed, since that cell did nothing).
+    let cell = Connection::lazy(ClientConfig::new(endpoint))?;
+    let enrolled = cell
+        .unary(
+            Idempotency::NotIdempotent,
+            EnrollAgentRequest {
+                enrollment_key: key.trim().to_owned(),
+                hostname: hostname.clone(),
+            },
+            |mut c: OrgsRpc, r| async move { c.enroll_agent(r).await },
+        )
         .await
-        .map_err(|s| anyhow::anyhow!("enrollment refused: {}", s.message()))?
-        .into_inner();
+        .map_err(|e| anyhow::anyhow!("enrollment refused: {}", e.message()))?;
+    let endpoint = cell.endpoint();
     let mut state = AgentState {
         directory: directory.to_owned(),
         endpoint,

@@ -94,6 +94,12 @@ impl ReferencedIds {
         Ok(())
     }
 
+    /// At most the bytes of the ids given back (repeats not yet dropped
+    /// count too), to size the transfer that sends them.
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.end + (self.ids.len() * ChunkId::LEN) as u64
+    }
+
     /// Loses what was spilled, as a failing disk would.
     #[cfg(test)]
     pub(crate) fn lose_spilled(&self) {

@@ -18,8 +18,10 @@ mod recycle;
 mod restore;
 mod state;
 
-pub use backup::{BackupEvents, BackupSummary, Quiet, backup, backup_policy_paths, backup_with};
-pub use client::{AgentClient, Backup, Bearer, Orgs};
+pub use backup::{
+    BackupEvents, BackupSummary, Quiet, backup, backup_policy_paths, backup_using, backup_with,
+};
+pub use client::{AgentClient, Backup, Bearer, Orgs, SignInError};
 pub use enroll::enroll;
-pub use restore::{RestoreEvents, RestoreSummary, restore, restore_with};
+pub use restore::{RestoreEvents, RestoreSummary, restore, restore_using, restore_with};
 pub use state::AgentState;

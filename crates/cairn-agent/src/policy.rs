@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{DateTime, Local, NaiveTime, TimeZone, Utc};
 
+use cairn_client::Idempotency;
 use cairn_core::policy::{Policy, Schedule};
 use cairn_proto::orgs::v1::{CheckInRequest, ReportBackupRequest};
 
 use crate::AgentClient;
+use crate::client::OrgsRpc;
 
 /// What a check-in brought back.
 #[derive(Clone, Debug)]
@@ -21,15 +23,18 @@ pub struct CheckedIn {
 /// Reports to the cell that the agent is alive and runs `running_version`,
 /// and fetches its group's current policy.
 pub async fn check_in(client: &AgentClient, running_version: i64) -> anyhow::Result<CheckedIn> {
+    // Reporting the same version twice changes nothing: safe to retry.
     let answer = client
-        .orgs
-        .clone()
-        .check_in(CheckInRequest {
-            policy_version: running_version,
-        })
+        .connection
+        .unary(
+            Idempotency::Idempotent,
+            CheckInRequest {
+                policy_version: running_version,
+            },
+            |mut c: OrgsRpc, r| async move { c.check_in(r).await },
+        )
         .await
-        .map_err(|s| anyhow::anyhow!("check-in failed: {}", s.message()))?
-        .into_inner();
+        .map_err(|e| anyhow::Error::new(e).context("check-in failed"))?;
     let policy = Policy::from_proto(
         "policy",
         &answer.policy.context("the server sent no policy")?,
@@ -54,8 +59,17 @@ pub async fn report(client: &AgentClient, result: &anyhow::Result<()>) {
             error: format!("{err:#}"),
         },
     };
-    if let Err(status) = client.orgs.clone().report_backup(request).await {
-        eprintln!("could not report the backup result: {}", status.message());
+    // Each report is recorded: sent once.
+    let reported = client
+        .connection
+        .unary(
+            Idempotency::NotIdempotent,
+            request,
+            |mut c: OrgsRpc, r| async move { c.report_backup(r).await },
+        )
+        .await;
+    if let Err(err) = reported {
+        eprintln!("could not report the backup result: {}", err.message());
     }
 }
 

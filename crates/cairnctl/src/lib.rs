@@ -6,6 +6,8 @@
 
 mod account;
 mod admin;
+mod company;
+mod enrollment;
 mod session;
 
 use std::ffi::OsString;
@@ -16,19 +18,17 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tonic::transport::Channel;
 
-use crate::session::{Session, load_session, save_session, session_connection};
+use crate::session::{Session, save_session};
 
 use cairn_client::{ClientConfig, ClientError, Connection, Directory, Idempotency};
+use cairn_core::Reason;
 use cairn_proto::accounts::v1::{
     LoginRequest, LogoutRequest, SignUpRequest, accounts_service_client::AccountsServiceClient,
 };
-use cairn_proto::orgs::v1::{
-    CreateEnrollmentKeyRequest, GetCompanyRequest, ListEmployeeCountsRequest,
-    SetPersonalKeyRequest, SetQuotaRequest, SetSeatsRequest, UpdateCompanyRequest,
-    orgs_service_client::OrgsServiceClient,
-};
 
 use crate::admin::{AgentCommand, GroupCommand, InvitationCommand, UserCommand};
+use crate::company::CompanyCommand;
+use crate::enrollment::KeyCommand;
 
 #[derive(Parser)]
 #[command(name = "cairnctl", version, about = "Cairn admin command line")]
@@ -221,61 +221,6 @@ pub(crate) enum AccountCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum CompanyCommand {
-    /// Correct the company's details (owners and admins).
-    Update {
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        industry: Option<String>,
-        #[arg(long)]
-        employees: Option<i64>,
-        #[arg(long)]
-        phone: Option<String>,
-        #[arg(long)]
-        city: Option<String>,
-        #[arg(long)]
-        state: Option<String>,
-        #[arg(long)]
-        postal_code: Option<String>,
-        /// Days without a completed backup before a machine raises an alert.
-        #[arg(long)]
-        idle_alert_days: Option<i32>,
-    },
-    /// How the number of employees changed over time.
-    Employees,
-    /// Set the number of seats bought (the owner).
-    Seats { seats: i64 },
-    /// Set the storage quota, e.g. 500GiB; 0 for none (the owner).
-    Quota { size: String },
-    /// Seal the company's data key with a passphrase Cairn never sees
-    /// (personal-key mode; the owner, before the first machine is enrolled).
-    /// Enrolling a machine and restoring then need the passphrase; if it is
-    /// lost, nobody can restore the company's backups.
-    PersonalKey {
-        /// File holding the passphrase; else CAIRN_KEY_PASSPHRASE.
-        #[arg(long)]
-        passphrase_file: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum KeyCommand {
-    /// Create a one-time enrollment key.
-    Create {
-        /// Hours the key stays valid (1 to 720).
-        #[arg(long, default_value_t = 72)]
-        ttl_hours: u32,
-        /// Whose machine it is (a user id; owners and admins). Default: yours.
-        #[arg(long)]
-        for_user: Option<String>,
-        /// The machine's group (id or name; owners and admins). Default: its owner's.
-        #[arg(long)]
-        group: Option<String>,
-    },
-}
-
 fn default_session() -> PathBuf {
     std::env::var_os("HOME")
         .map(|h| {
@@ -288,12 +233,6 @@ fn default_session() -> PathBuf {
 }
 
 type Accounts = AccountsServiceClient<Channel>;
-type Orgs = OrgsServiceClient<Channel>;
-
-/// A channel to `endpoint` with the shared transport limits, connected now.
-pub(crate) async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
-    Ok(ClientConfig::new(endpoint).connect().await?)
-}
 
 /// A connection to `endpoint` without credentials, connected now.
 pub(crate) async fn connection(endpoint: &str) -> anyhow::Result<Connection> {
@@ -303,10 +242,6 @@ pub(crate) async fn connection(endpoint: &str) -> anyhow::Result<Connection> {
 /// The directory, connected now.
 pub(crate) async fn directory(endpoint: &str) -> anyhow::Result<Directory> {
     Ok(Directory::on(connection(endpoint).await?))
-}
-
-pub(crate) fn status(what: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
-    move |s| anyhow::anyhow!("{what}: {} ({:?})", s.message(), s.code())
 }
 
 /// The one-line error for a failed call: what failed, the server's message
@@ -385,11 +320,17 @@ where
                 .await?
                 .locate_login(&email)
                 .await
-                .map_err(|e| match e.code() {
-                    tonic::Code::NotFound => {
+                .map_err(|e| {
+                    // An unknown login; servers without ErrorInfo say so by the code.
+                    let unknown = match e.reason() {
+                        Some(reason) => reason == Reason::NotFound,
+                        None => e.code() == tonic::Code::NotFound,
+                    };
+                    if unknown {
                         anyhow::anyhow!("login failed: wrong email or password")
+                    } else {
+                        failed("login failed")(e)
                     }
-                    _ => failed("login failed")(e),
                 })?;
             let cell = connection(&cell).await?;
             let done = cell
@@ -438,149 +379,8 @@ where
         Command::Account { command } => {
             account::run(&cli.directory, &session_path, command, out).await?
         }
-        Command::Company { command } => {
-            let (_, conn) = session_connection(&session_path).await?;
-            let c = match command {
-                None => conn
-                    .unary(
-                        Idempotency::Idempotent,
-                        GetCompanyRequest {},
-                        |mut c: Orgs, r| async move { c.get_company(r).await },
-                    )
-                    .await
-                    .map_err(failed("cannot show the company"))?,
-                Some(CompanyCommand::Update {
-                    name,
-                    industry,
-                    employees,
-                    phone,
-                    city,
-                    state,
-                    postal_code,
-                    idle_alert_days,
-                }) => {
-                    let request = UpdateCompanyRequest {
-                        name,
-                        industry,
-                        employees,
-                        phone,
-                        city,
-                        state,
-                        postal_code,
-                        idle_alert_days,
-                    };
-                    conn.unary(
-                        Idempotency::NotIdempotent,
-                        request,
-                        |mut c: Orgs, r| async move { c.update_company(r).await },
-                    )
-                    .await
-                    .map_err(failed("cannot update the company"))?
-                }
-                Some(CompanyCommand::Quota { size }) => conn
-                    .unary(
-                        Idempotency::NotIdempotent,
-                        SetQuotaRequest {
-                            quota_bytes: admin::parse_size("quota", &size)?,
-                        },
-                        |mut c: Orgs, r| async move { c.set_quota(r).await },
-                    )
-                    .await
-                    .map_err(failed("cannot set the quota"))?,
-                Some(CompanyCommand::PersonalKey { passphrase_file }) => {
-                    let passphrase =
-                        cairn_core::secret::read_passphrase(passphrase_file.as_deref())?.context(
-                            "give the passphrase with --passphrase-file or CAIRN_KEY_PASSPHRASE",
-                        )?;
-                    if passphrase.chars().count() < 12 {
-                        anyhow::bail!("the passphrase must be at least 12 characters long");
-                    }
-                    let key = cairn_crypto::DataKey::generate()?;
-                    let sealed = cairn_crypto::PersonalKey::seal(&key, &passphrase)?;
-                    conn.unary(
-                        Idempotency::NotIdempotent,
-                        SetPersonalKeyRequest {
-                            personal_key: sealed.to_bytes(),
-                        },
-                        |mut c: Orgs, r| async move { c.set_personal_key(r).await },
-                    )
-                    .await
-                    .map_err(failed("cannot set the personal key"))?
-                }
-                Some(CompanyCommand::Seats { seats }) => conn
-                    .unary(
-                        Idempotency::NotIdempotent,
-                        SetSeatsRequest { seats },
-                        |mut c: Orgs, r| async move { c.set_seats(r).await },
-                    )
-                    .await
-                    .map_err(failed("cannot set seats"))?,
-                Some(CompanyCommand::Employees) => {
-                    let changes = conn
-                        .unary(
-                            Idempotency::Idempotent,
-                            ListEmployeeCountsRequest {},
-                            |mut c: Orgs, r| async move { c.list_employee_counts(r).await },
-                        )
-                        .await
-                        .map_err(failed("cannot list employee counts"))?
-                        .changes;
-                    for c in changes {
-                        writeln!(
-                            out,
-                            "{}  {} -> {}  by {}",
-                            c.changed_at, c.previous, c.employees, c.changed_by
-                        )?;
-                    }
-                    return Ok(());
-                }
-            };
-            writeln!(
-                out,
-                "{} ({}), {} employees, {}; seats {} used of {}; storage {} of {}{}",
-                c.name,
-                c.industry,
-                c.employees,
-                c.country,
-                c.seats_used,
-                c.seats_total,
-                admin::size(c.stored_bytes),
-                match c.quota_bytes {
-                    0 => "no quota".to_owned(),
-                    q => admin::size(q),
-                },
-                if c.personal_key { "; personal key" } else { "" }
-            )?;
-        }
-        Command::EnrollmentKey {
-            command:
-                KeyCommand::Create {
-                    ttl_hours,
-                    for_user,
-                    group,
-                },
-        } => {
-            let session = load_session(&session_path).await?;
-            let group_id = match group {
-                Some(g) => admin::group(&session, &g).await?.group_id,
-                None => String::new(),
-            };
-            let request = CreateEnrollmentKeyRequest {
-                ttl_hours,
-                owner_user_id: for_user.unwrap_or_default(),
-                group_id,
-            };
-            let (_, conn) = session_connection(&session_path).await?;
-            let key = conn
-                .unary(
-                    Idempotency::NotIdempotent,
-                    request,
-                    |mut c: Orgs, r| async move { c.create_enrollment_key(r).await },
-                )
-                .await
-                .map_err(failed("cannot create an enrollment key"))?;
-            writeln!(out, "{}", key.key)?;
-        }
+        Command::Company { command } => company::run(&session_path, command, out).await?,
+        Command::EnrollmentKey { command } => enrollment::run(&session_path, command, out).await?,
         Command::Agents { command } => admin::run_agents(&session_path, command, out).await?,
         Command::Groups { command } => admin::run_groups(&session_path, command, out).await?,
         Command::Users { command } => admin::run_users(&session_path, command, out).await?,

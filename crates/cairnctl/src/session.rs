@@ -88,7 +88,3 @@ pub(crate) async fn session_connection(path: &Path) -> anyhow::Result<(Session, 
         .with_credentials(credentials);
     Ok((session, connection))
 }
-
-pub(crate) fn authed<T>(session: &Session, message: T) -> anyhow::Result<tonic::Request<T>> {
-    Ok(cairn_client::with_bearer(&session.token, message)?)
-}

@@ -17,3 +17,4 @@ mod mail;
 mod personal_key;
 mod reasons;
 mod sessions;
+mod stalled;

@@ -36,6 +36,8 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use cairn_client::ClientError;
+use cairn_core::Reason;
 use cairn_core::policy::Policy;
 use cairn_engine::Pack;
 use cairn_proto::backup::v1::{
@@ -44,6 +46,7 @@ use cairn_proto::backup::v1::{
 
 use crate::budget::{Budget, Permit};
 use crate::cache::{NextCache, ParentCache};
+use crate::client::BackupRpc;
 use crate::idset::RecentIds;
 use crate::recycle::PackBuffers;
 use crate::{AgentClient, AgentState};
@@ -71,17 +74,27 @@ pub async fn backup_policy_paths(
     events: Arc<dyn BackupEvents>,
 ) -> anyhow::Result<BackupSummary> {
     let client = AgentClient::connect(state).await?;
-    let checked = crate::policy::check_in(&client, 0).await?;
+    backup_policy_paths_using(&client, state, home, events).await
+}
+
+/// [`backup_policy_paths`] over a connection the caller keeps.
+pub(crate) async fn backup_policy_paths_using(
+    client: &AgentClient,
+    state: &AgentState,
+    home: Option<&Path>,
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<BackupSummary> {
+    let checked = crate::policy::check_in(client, 0).await?;
     let paths = crate::policy::paths(&checked.policy, home);
     if paths.is_empty() {
         let err = anyhow::anyhow!(
             "none of the policy's paths ({}) exist on this machine",
             checked.policy.include_paths.join(", ")
         );
-        crate::policy::report(&client, &Err(anyhow::anyhow!("{err}"))).await;
+        crate::policy::report(client, &Err(anyhow::anyhow!("{err}"))).await;
         return Err(err);
     }
-    run_and_report(state, &client, &paths, &checked.policy, events).await
+    run_and_report(state, client, &paths, &checked.policy, events).await
 }
 
 /// [`backup`], reporting to `events`. The group's policy is fetched first:
@@ -96,8 +109,22 @@ pub async fn backup_with(
         anyhow::bail!("name at least one path to back up");
     }
     let client = AgentClient::connect(state).await?;
-    let checked = crate::policy::check_in(&client, 0).await?;
-    run_and_report(state, &client, paths, &checked.policy, events).await
+    backup_using(&client, state, paths, events).await
+}
+
+/// [`backup_with`] over a connection the caller keeps (or made with
+/// other timeouts: see [`AgentClient::connect_with`]).
+pub async fn backup_using(
+    client: &AgentClient,
+    state: &AgentState,
+    paths: &[PathBuf],
+    events: Arc<dyn BackupEvents>,
+) -> anyhow::Result<BackupSummary> {
+    if paths.is_empty() {
+        anyhow::bail!("name at least one path to back up");
+    }
+    let checked = crate::policy::check_in(client, 0).await?;
+    run_and_report(state, client, paths, &checked.policy, events).await
 }
 
 /// The parent cache named chunks the server no longer holds.
@@ -155,7 +182,7 @@ async fn run(
     let (pack_tx, pack_rx) = mpsc::channel::<(Pack, Permit)>(1);
     let buffers = PackBuffers::default();
     let uploader = tokio::spawn(upload_packs(
-        client.backup.clone(),
+        client.clone(),
         buffers.clone(),
         pack_rx,
         events.clone(),
@@ -174,7 +201,7 @@ async fn run(
     // Where the snapshot's chunk list goes when it outgrows memory.
     let spill_dir = state.dir.clone().unwrap_or_else(std::env::temp_dir);
     let handle = Handle::current();
-    let backup_client = client.backup.clone();
+    let connection = client.connection.clone();
     let walked = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline {
             ids: key.chunk_id_key(),
@@ -186,7 +213,7 @@ async fn run(
             events,
             failure: Mutex::new(None),
         };
-        pipeline.run(&walk_paths, caches, filter, backup_client, handle, pack_tx)
+        pipeline.run(&walk_paths, caches, filter, connection, handle, pack_tx)
     })
     .await
     .context("the backup walk stopped")?;
@@ -225,10 +252,21 @@ async fn run(
         std::task::Poll::Ready(None) | std::task::Poll::Pending => std::task::Poll::Pending,
     });
     let referenced = walked.referenced;
+    let referenced_bytes = referenced.max_bytes();
     let mut producer =
         tokio::task::spawn_blocking(move || send_chunk_list(&requests, header, referenced));
-    let mut backup = client.backup.clone();
-    let commit = backup.commit_snapshot(stream);
+    // The list moves as fast as the server checks it; its deadline is
+    // that of a transfer of its ids (and the tree's header).
+    let deadline =
+        client.transfer_deadline(referenced_bytes.saturating_add(1024), policy.bandwidth_kbps);
+    let commit = client
+        .connection
+        .stream(deadline, stream, |mut c: BackupRpc, r| async move {
+            c.commit_snapshot(r)
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(ClientError::from)
+        });
     tokio::pin!(commit);
     let mut listed = None;
     let answer = tokio::select! {
@@ -239,18 +277,14 @@ async fn run(
         }
     };
     let snapshot = answer
-        .map_err(|s| {
-            let message = format!("the snapshot was not committed: {}", s.message());
-            if used_cache
-                && s.code() == tonic::Code::InvalidArgument
-                && s.message().contains("are not stored")
-            {
+        .map_err(|err| {
+            let message = format!("the snapshot was not committed: {}", err.message());
+            if used_cache && err.reason() == Some(Reason::ChunksNotStored) {
                 anyhow::Error::new(StaleCache(message))
             } else {
-                anyhow::anyhow!(message)
+                anyhow::Error::new(err).context("the snapshot was not committed")
             }
         })?
-        .into_inner()
         .snapshot
         .context("the server returned no snapshot")?;
     summary.snapshot_id = snapshot.snapshot_id;

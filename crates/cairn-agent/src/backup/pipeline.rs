@@ -7,13 +7,13 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use cairn_client::Connection;
 use cairn_core::ChunkId;
 use cairn_core::policy::PathFilter;
 use cairn_engine::{EncodedBlob, Pack};
 
 use crate::budget::Permit;
 use crate::cache::ParentCache;
-use crate::client::Backup;
 use crate::idset::ReferencedIds;
 
 use super::assemble::Assembler;
@@ -57,7 +57,7 @@ impl Pipeline {
         paths: &[PathBuf],
         caches: Caches,
         filter: PathFilter,
-        client: Backup,
+        connection: Connection,
         handle: Handle,
         packs: mpsc::Sender<(Pack, Permit)>,
     ) -> anyhow::Result<Walked> {
@@ -74,7 +74,7 @@ impl Pipeline {
             let (plain, missing) = (plain_rx, missing_tx);
             let btx = blob_tx.clone();
             spawn_stage(scope, "ask", move || {
-                self.stage(self.resolve(plain, missing, btx, client, handle))
+                self.stage(self.resolve(plain, missing, btx, connection, handle))
             })?;
             for _ in 0..workers {
                 let (missing, blobs) = (missing_rx.clone(), blob_tx.clone());

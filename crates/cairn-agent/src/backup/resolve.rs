@@ -6,11 +6,12 @@ use std::collections::{HashSet, VecDeque};
 use anyhow::Context;
 use tokio::runtime::Handle;
 
+use cairn_client::{ClientError, Connection, Idempotency};
 use cairn_engine::EncodedBlob;
-use cairn_proto::backup::v1::FindMissingChunksRequest;
+use cairn_proto::backup::v1::{FindMissingChunksRequest, FindMissingChunksResponse};
 
 use crate::budget::Permit;
-use crate::client::Backup;
+use crate::client::BackupRpc;
 
 use super::stage::{Pipeline, Plain, Stopped};
 
@@ -34,22 +35,27 @@ impl Pipeline {
         plain: flume::Receiver<Vec<Plain>>,
         missing: flume::Sender<Plain>,
         blobs: flume::Sender<Vec<(EncodedBlob, Permit)>>,
-        client: Backup,
+        connection: Connection,
         handle: Handle,
     ) -> anyhow::Result<()> {
-        type Answer = tokio::task::JoinHandle<
-            Result<
-                tonic::Response<cairn_proto::backup::v1::FindMissingChunksResponse>,
-                tonic::Status,
-            >,
-        >;
+        type Answer = tokio::task::JoinHandle<Result<FindMissingChunksResponse, ClientError>>;
         let mut asked: VecDeque<(Answer, Vec<Plain>)> = VecDeque::new();
         let ask = |asked: &mut VecDeque<(Answer, Vec<Plain>)>, chunks: Vec<Plain>| {
             let request = FindMissingChunksRequest {
                 chunk_ids: chunks.iter().map(|c| c.id.0.to_vec()).collect(),
             };
-            let mut client = client.clone();
-            let answer = handle.spawn(async move { client.find_missing_chunks(request).await });
+            let connection = connection.clone();
+            // A question changes nothing on the server: retried when the
+            // cell is briefly unavailable.
+            let answer = handle.spawn(async move {
+                connection
+                    .unary(
+                        Idempotency::Idempotent,
+                        request,
+                        |mut c: BackupRpc, r| async move { c.find_missing_chunks(r).await },
+                    )
+                    .await
+            });
             asked.push_back((answer, chunks));
         };
         let take_answer = |asked: &mut VecDeque<(Answer, Vec<Plain>)>| -> anyhow::Result<()> {
@@ -59,10 +65,9 @@ impl Pipeline {
             let lacking: HashSet<Vec<u8>> = handle
                 .block_on(answer)
                 .context("the question for missing chunks was dropped")?
-                .map_err(|s| {
-                    anyhow::anyhow!("cannot ask the server for missing chunks: {}", s.message())
+                .map_err(|e| {
+                    anyhow::Error::new(e).context("cannot ask the server for missing chunks")
                 })?
-                .into_inner()
                 .missing
                 .into_iter()
                 .collect();

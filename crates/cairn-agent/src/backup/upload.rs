@@ -8,11 +8,14 @@ use anyhow::Context;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use cairn_client::ClientError;
+use cairn_core::Reason;
 use cairn_engine::Pack;
 use cairn_proto::backup::v1::{ChunkRecord, PackHeader, UploadPackRequest, upload_pack_request};
 
+use crate::AgentClient;
 use crate::budget::Permit;
-use crate::client::Backup;
+use crate::client::BackupRpc;
 use crate::recycle::PackBuffers;
 
 use super::events::BackupEvents;
@@ -24,7 +27,7 @@ const FRAME: usize = 2 * 1024 * 1024;
 const UPLOADS: usize = 2;
 
 pub(super) async fn upload_packs(
-    client: Backup,
+    client: AgentClient,
     buffers: PackBuffers,
     mut packs: mpsc::Receiver<(Pack, Permit)>,
     events: Arc<dyn BackupEvents>,
@@ -55,7 +58,12 @@ pub(super) async fn upload_packs(
             count(done)?;
         }
         let bytes = buffers.lend(pack.bytes, Some(permit));
-        uploads.spawn(upload_pack(client.clone(), pack.chunks, bytes));
+        uploads.spawn(upload_pack(
+            client.clone(),
+            pack.chunks,
+            bytes,
+            bandwidth_kbps,
+        ));
     }
     while let Some(done) = uploads.join_next().await {
         count(done)?;
@@ -70,10 +78,17 @@ pub(super) async fn upload_packs(
 /// is sent, not when the server answers: waiting for the answer (the server
 /// makes the pack durable first) holds no memory here, so the next pack
 /// goes out meanwhile.
+///
+/// Sent once, within a deadline sized to the pack (and to the policy's
+/// bandwidth limit): a stalled cell fails the backup instead of holding
+/// it. Resending would be safe (a pack's id is its content's and stores
+/// are create-only) but would keep the buffer, and its share of the
+/// budget, until the answer; the next backup resends what is missing.
 async fn upload_pack(
-    mut client: Backup,
+    client: AgentClient,
     chunks: Vec<ChunkRecord>,
     bytes: Bytes,
+    bandwidth_kbps: i64,
 ) -> anyhow::Result<(u32, u64)> {
     let size = bytes.len() as u64;
     let header = UploadPackRequest {
@@ -90,14 +105,21 @@ async fn upload_pack(
         }
     });
     let messages = futures::stream::iter(std::iter::once(header).chain(frames));
+    let deadline = client.transfer_deadline(size, bandwidth_kbps);
     let added = client
-        .upload_pack(messages)
+        .connection
+        .stream(deadline, messages, |mut c: BackupRpc, r| async move {
+            c.upload_pack(r)
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(ClientError::from)
+        })
         .await
-        .map_err(|s| match s.code() {
-            tonic::Code::ResourceExhausted => anyhow::anyhow!("{}", s.message()),
-            _ => anyhow::anyhow!("pack upload failed: {}", s.message()),
+        .map_err(|e| match e.reason() {
+            // The quota's own words ("storage quota exceeded ...").
+            Some(Reason::QuotaExceeded) => anyhow::Error::new(e),
+            _ => anyhow::Error::new(e).context("pack upload failed"),
         })?
-        .into_inner()
         .chunks_added;
     Ok((added, size))
 }

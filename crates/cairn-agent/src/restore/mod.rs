@@ -25,9 +25,11 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use tokio::runtime::Handle;
 
+use cairn_client::Idempotency;
 use cairn_core::{ChunkId, SnapshotId};
 use cairn_proto::backup::v1::GetSnapshotRequest;
 
+use crate::client::BackupRpc;
 use crate::{AgentClient, AgentState};
 
 pub use events::{RestoreEvents, RestoreSummary};
@@ -54,22 +56,37 @@ pub async fn restore_with(
     passphrase: Option<&str>,
     events: Arc<dyn RestoreEvents>,
 ) -> anyhow::Result<RestoreSummary> {
+    let client = AgentClient::connect(state).await?;
+    restore_using(&client, state, snapshot_id, target, passphrase, events).await
+}
+
+/// [`restore_with`] over a connection the caller keeps (or made with
+/// other timeouts: see [`AgentClient::connect_with`]).
+pub async fn restore_using(
+    client: &AgentClient,
+    state: &AgentState,
+    snapshot_id: &str,
+    target: &Path,
+    passphrase: Option<&str>,
+    events: Arc<dyn RestoreEvents>,
+) -> anyhow::Result<RestoreSummary> {
     let key = if state.uses_personal_key() {
         state.open_personal_key(passphrase)?
     } else {
         state.data_key()?
     };
     let id = SnapshotId::parse(snapshot_id, "snapshot").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let client = AgentClient::connect(state).await?;
     let snapshot = client
-        .backup
-        .clone()
-        .get_snapshot(GetSnapshotRequest {
-            snapshot_id: id.to_string(),
-        })
+        .connection
+        .unary(
+            Idempotency::Idempotent,
+            GetSnapshotRequest {
+                snapshot_id: id.to_string(),
+            },
+            |mut c: BackupRpc, r| async move { c.get_snapshot(r).await },
+        )
         .await
-        .map_err(|s| anyhow::anyhow!("snapshot {id}: {}", s.message()))?
-        .into_inner()
+        .map_err(|e| anyhow::Error::new(e).context(format!("snapshot {id}")))?
         .snapshot
         .context("the server returned no snapshot")?;
     let root =
@@ -78,14 +95,14 @@ pub async fn restore_with(
     events.totals(stats.files, stats.bytes);
     let target = target.to_owned();
     let handle = Handle::current();
-    let backup = client.backup.clone();
+    let client = client.clone();
     tokio::task::spawn_blocking(move || {
         fs::create_dir_all(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
         let restorer = Restorer {
             ids: key.chunk_id_key(),
             key,
-            client: backup,
+            client,
             handle,
             events,
             failures: Mutex::new(Vec::new()),

@@ -10,7 +10,7 @@ use anyhow::Context;
 use filetime::FileTime;
 
 use cairn_core::ChunkId;
-use cairn_engine::decode_tree;
+use cairn_engine::{CHUNK_AVG, decode_tree};
 use cairn_proto::backup::v1::{Node, NodeKind};
 
 use super::dirs::DirMeta;
@@ -68,7 +68,9 @@ impl Restorer {
             let mut next = Vec::new();
             for batch in level.chunks(TREE_BATCH) {
                 let ids: Vec<ChunkId> = batch.iter().map(|(id, _)| *id).collect();
-                let fetched = match self.fetch(&ids) {
+                // A tree's size is known only once it is read.
+                let expected = ids.len() as u64 * u64::from(CHUNK_AVG);
+                let fetched = match self.fetch(&ids, expected) {
                     Ok(fetched) => fetched,
                     Err(err) => {
                         for (_, path) in batch {

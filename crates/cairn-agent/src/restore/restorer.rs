@@ -14,7 +14,7 @@ use cairn_core::ChunkId;
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_proto::backup::v1::Node;
 
-use crate::client::Backup;
+use crate::AgentClient;
 
 use super::events::RestoreEvents;
 
@@ -37,7 +37,7 @@ pub(super) type Fetched = HashMap<ChunkId, Result<Bytes, String>>;
 pub(super) struct Restorer {
     pub(super) key: DataKey,
     pub(super) ids: ChunkIdKey,
-    pub(super) client: Backup,
+    pub(super) client: AgentClient,
     pub(super) handle: Handle,
     pub(super) events: Arc<dyn RestoreEvents>,
     /// "path: why" for everything that could not be restored.

@@ -52,10 +52,11 @@ impl Restorer {
                 Err(err) => self.fail(&path, &err.to_string()),
             }
         }
+        let bytes = named.iter().map(|(_, node)| node.size).sum();
         let chunks = if ids.is_empty() {
             Ok(Fetched::new())
         } else {
-            self.fetch(&ids)
+            self.fetch(&ids, bytes)
         };
         for (path, node) in named {
             let result = match &chunks {
@@ -88,8 +89,9 @@ impl Restorer {
     fn large_file(&self, path: &Path, node: &Node) -> anyhow::Result<()> {
         let ids = chunk_ids(node)?;
         let window = window(node.size, ids.len());
+        let average = node.size / (ids.len() as u64).max(1);
         self.write_file(path, node, |file| {
-            self.write_large(file, path, &ids, window)
+            self.write_large(file, path, &ids, window, average)
         })
     }
 
@@ -121,15 +123,15 @@ impl Restorer {
         path: &Path,
         ids: &[ChunkId],
         window: usize,
+        average: u64,
     ) -> anyhow::Result<()> {
+        let fetch = |w: &[ChunkId]| self.fetch(w, average.saturating_mul(w.len() as u64));
         let mut windows = ids.chunks(window);
-        let mut current = windows.next().map(|w| (w, self.fetch(w)));
+        let mut current = windows.next().map(|w| (w, fetch(w)));
         while let Some((window, fetched)) = current {
             // Fetch the next window while this one is written.
             let (next, written) = std::thread::scope(|scope| {
-                let next = windows
-                    .next()
-                    .map(|w| scope.spawn(move || (w, self.fetch(w))));
+                let next = windows.next().map(|w| scope.spawn(move || (w, fetch(w))));
                 let written = fetched.and_then(|chunks| {
                     for id in window {
                         let data = chunk(&chunks, id)?;

@@ -9,11 +9,13 @@ use cairn_proto::orgs::v1::{
     self as pb, ListAgentsRequest, MoveAgentRequest, RenameAgentRequest, RevokeAgentRequest,
 };
 
-use crate::session::{authed, load_session};
-use crate::status;
+use cairn_client::Idempotency;
 
+use crate::failed;
+use crate::session::session_connection;
+
+use super::Orgs;
 use super::format::{size, when};
-use super::orgs;
 
 #[derive(Subcommand)]
 pub(crate) enum AgentCommand {
@@ -61,53 +63,60 @@ pub(crate) async fn run_agents(
     command: AgentCommand,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let session = load_session(session_path).await?;
-    let mut client = orgs(&session).await?;
+    let (_, conn) = session_connection(session_path).await?;
     match command {
         AgentCommand::List => {
-            let agents = client
-                .list_agents(authed(&session, ListAgentsRequest {})?)
+            let agents = conn
+                .unary(
+                    Idempotency::Idempotent,
+                    ListAgentsRequest {},
+                    |mut c: Orgs, r| async move { c.list_agents(r).await },
+                )
                 .await
-                .map_err(status("cannot list agents"))?
-                .into_inner()
+                .map_err(failed("cannot list agents"))?
                 .agents;
             for a in &agents {
                 print_agent(out, a)?;
             }
         }
         AgentCommand::Revoke { agent_id } => {
-            client
-                .revoke_agent(authed(
-                    &session,
-                    RevokeAgentRequest {
-                        agent_id: agent_id.clone(),
-                    },
-                )?)
-                .await
-                .map_err(status("cannot revoke the agent"))?;
+            let request = RevokeAgentRequest {
+                agent_id: agent_id.clone(),
+            };
+            conn.unary(
+                Idempotency::NotIdempotent,
+                request,
+                |mut c: Orgs, r| async move { c.revoke_agent(r).await },
+            )
+            .await
+            .map_err(failed("cannot revoke the agent"))?;
             writeln!(out, "agent {agent_id} revoked; its seat is free")?;
         }
         AgentCommand::Rename { agent_id, name } => {
-            let a = client
-                .rename_agent(authed(
-                    &session,
-                    RenameAgentRequest {
-                        agent_id,
-                        hostname: name,
-                    },
-                )?)
+            let request = RenameAgentRequest {
+                agent_id,
+                hostname: name,
+            };
+            let a = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Orgs, r| async move { c.rename_agent(r).await },
+                )
                 .await
-                .map_err(status("cannot rename the agent"))?
-                .into_inner();
+                .map_err(failed("cannot rename the agent"))?;
             print_agent(out, &a)?;
         }
         AgentCommand::Move { agent_id, group } => {
-            let group_id = crate::admin::group(&session, &group).await?.group_id;
-            let a = client
-                .move_agent(authed(&session, MoveAgentRequest { agent_id, group_id })?)
+            let group_id = crate::admin::group(&conn, &group).await?.group_id;
+            let a = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    MoveAgentRequest { agent_id, group_id },
+                    |mut c: Orgs, r| async move { c.move_agent(r).await },
+                )
                 .await
-                .map_err(status("cannot move the agent"))?
-                .into_inner();
+                .map_err(failed("cannot move the agent"))?;
             print_agent(out, &a)?;
         }
     }

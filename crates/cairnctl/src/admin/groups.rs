@@ -10,11 +10,13 @@ use cairn_proto::orgs::v1::{
     self as pb, CreateGroupRequest, DeleteGroupRequest, ListGroupsRequest, UpdateGroupRequest,
 };
 
-use crate::session::{Session, authed, load_session};
-use crate::status;
+use cairn_client::{Connection, Idempotency};
 
+use crate::failed;
+use crate::session::session_connection;
+
+use super::Orgs;
 use super::format::{parse_size, size};
-use super::orgs;
 
 #[derive(Subcommand)]
 pub(crate) enum GroupCommand {
@@ -113,19 +115,21 @@ impl PolicyArgs {
     }
 }
 
-async fn groups(session: &Session) -> anyhow::Result<Vec<pb::Group>> {
-    Ok(orgs(session)
-        .await?
-        .list_groups(authed(session, ListGroupsRequest {})?)
+async fn groups(conn: &Connection) -> anyhow::Result<Vec<pb::Group>> {
+    Ok(conn
+        .unary(
+            Idempotency::Idempotent,
+            ListGroupsRequest {},
+            |mut c: Orgs, r| async move { c.list_groups(r).await },
+        )
         .await
-        .map_err(status("cannot list groups"))?
-        .into_inner()
+        .map_err(failed("cannot list groups"))?
         .groups)
 }
 
 /// A group by id or by name.
-pub(crate) async fn group(session: &Session, id_or_name: &str) -> anyhow::Result<pb::Group> {
-    groups(session)
+pub(crate) async fn group(conn: &Connection, id_or_name: &str) -> anyhow::Result<pb::Group> {
+    groups(conn)
         .await?
         .into_iter()
         .find(|g| g.group_id == id_or_name || g.name.eq_ignore_ascii_case(id_or_name))
@@ -171,16 +175,15 @@ pub(crate) async fn run_groups(
     command: GroupCommand,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let session = load_session(session_path).await?;
-    let mut client = orgs(&session).await?;
+    let (_, conn) = session_connection(session_path).await?;
     match command {
         GroupCommand::List => {
-            for g in groups(&session).await? {
+            for g in groups(&conn).await? {
                 print_group(out, &g)?;
             }
         }
         GroupCommand::Create { name, policy } => {
-            let base = groups(&session)
+            let base = groups(&conn)
                 .await?
                 .into_iter()
                 .find(|g| g.is_default)
@@ -190,18 +193,19 @@ pub(crate) async fn run_groups(
                 Some(q) => parse_size("--quota", q)?,
                 None => 0,
             };
-            let g = client
-                .create_group(authed(
-                    &session,
-                    CreateGroupRequest {
-                        name,
-                        policy: Some(policy.apply(base)),
-                        quota_bytes,
-                    },
-                )?)
+            let request = CreateGroupRequest {
+                name,
+                policy: Some(policy.apply(base)),
+                quota_bytes,
+            };
+            let g = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Orgs, r| async move { c.create_group(r).await },
+                )
                 .await
-                .map_err(status("cannot create the group"))?
-                .into_inner();
+                .map_err(failed("cannot create the group"))?;
             print_group(out, &g)?;
         }
         GroupCommand::Update {
@@ -209,7 +213,7 @@ pub(crate) async fn run_groups(
             name,
             policy,
         } => {
-            let current = group(&session, &which).await?;
+            let current = group(&conn, &which).await?;
             let new_policy = policy
                 .changes_policy()
                 .then(|| policy.apply(current.policy.clone().unwrap_or_default()));
@@ -218,32 +222,34 @@ pub(crate) async fn run_groups(
                 .as_deref()
                 .map(|q| parse_size("--quota", q))
                 .transpose()?;
-            let g = client
-                .update_group(authed(
-                    &session,
-                    UpdateGroupRequest {
-                        group_id: current.group_id,
-                        name,
-                        policy: new_policy,
-                        quota_bytes,
-                    },
-                )?)
+            let request = UpdateGroupRequest {
+                group_id: current.group_id,
+                name,
+                policy: new_policy,
+                quota_bytes,
+            };
+            let g = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Orgs, r| async move { c.update_group(r).await },
+                )
                 .await
-                .map_err(status("cannot update the group"))?
-                .into_inner();
+                .map_err(failed("cannot update the group"))?;
             print_group(out, &g)?;
         }
         GroupCommand::Delete { group: which } => {
-            let current = group(&session, &which).await?;
-            client
-                .delete_group(authed(
-                    &session,
-                    DeleteGroupRequest {
-                        group_id: current.group_id,
-                    },
-                )?)
-                .await
-                .map_err(status("cannot delete the group"))?;
+            let current = group(&conn, &which).await?;
+            let request = DeleteGroupRequest {
+                group_id: current.group_id,
+            };
+            conn.unary(
+                Idempotency::NotIdempotent,
+                request,
+                |mut c: Orgs, r| async move { c.delete_group(r).await },
+            )
+            .await
+            .map_err(failed("cannot delete the group"))?;
             writeln!(
                 out,
                 "group {} deleted; its users and agents are in the default group",

@@ -4,11 +4,14 @@ use std::io::Write;
 
 use clap::Subcommand;
 
+use tonic::transport::Channel;
+
+use cairn_client::Idempotency;
 use cairn_proto::accounts::v1::{
     AcceptInvitationRequest, users_service_client::UsersServiceClient,
 };
 
-use crate::{connect, status};
+use crate::{connection, failed};
 
 #[derive(Subcommand)]
 pub(crate) enum InvitationCommand {
@@ -46,18 +49,24 @@ pub(crate) async fn run_invitation(
         i_am_13_or_older,
     } = command;
     let endpoint = crate::account::cell_of_code(directory, &code).await?;
-    let done = UsersServiceClient::new(connect(&endpoint).await?)
-        .accept_invitation(AcceptInvitationRequest {
-            code,
-            name,
-            title,
-            username,
-            password,
-            age_confirmed: i_am_13_or_older,
-        })
+    let request = AcceptInvitationRequest {
+        code,
+        name,
+        title,
+        username,
+        password,
+        age_confirmed: i_am_13_or_older,
+    };
+    // Creates an account and spends the code: sent once.
+    let done = connection(&endpoint)
+        .await?
+        .unary(
+            Idempotency::NotIdempotent,
+            request,
+            |mut c: UsersServiceClient<Channel>, r| async move { c.accept_invitation(r).await },
+        )
         .await
-        .map_err(status("cannot accept the invitation"))?
-        .into_inner();
+        .map_err(failed("cannot accept the invitation"))?;
     writeln!(
         out,
         "account {} created in company {}; log in with `cairnctl login`",

@@ -12,9 +12,6 @@ use tonic::transport::Channel;
 
 use cairn_proto::orgs::v1::orgs_service_client::OrgsServiceClient;
 
-use crate::connect;
-use crate::session::Session;
-
 pub(crate) use agents::{AgentCommand, run_agents};
 pub(crate) use format::{parse_size, size};
 pub(crate) use groups::{GroupCommand, group, run_groups};
@@ -22,6 +19,5 @@ pub(crate) use invitations::{InvitationCommand, run_invitation};
 pub(crate) use usage::run_usage;
 pub(crate) use users::{UserCommand, run_users};
 
-async fn orgs(session: &Session) -> anyhow::Result<OrgsServiceClient<Channel>> {
-    Ok(OrgsServiceClient::new(connect(&session.endpoint).await?))
-}
+/// The generated client the session's connection calls through.
+type Orgs = OrgsServiceClient<Channel>;

@@ -5,11 +5,13 @@ use std::path::Path;
 
 use cairn_proto::orgs::v1::GetUsageRequest;
 
-use crate::session::{authed, load_session};
-use crate::status;
+use cairn_client::Idempotency;
 
+use crate::failed;
+use crate::session::session_connection;
+
+use super::Orgs;
 use super::format::size;
-use super::orgs;
 
 /// `cairnctl usage`: a table, or CSV with exact byte counts.
 pub(crate) async fn run_usage(
@@ -19,13 +21,15 @@ pub(crate) async fn run_usage(
     csv: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let session = load_session(session_path).await?;
-    let days = orgs(&session)
-        .await?
-        .get_usage(authed(&session, GetUsageRequest { from, to })?)
+    let (_, conn) = session_connection(session_path).await?;
+    let days = conn
+        .unary(
+            Idempotency::Idempotent,
+            GetUsageRequest { from, to },
+            |mut c: Orgs, r| async move { c.get_usage(r).await },
+        )
         .await
-        .map_err(status("cannot read usage"))?
-        .into_inner()
+        .map_err(failed("cannot read usage"))?
         .days;
     if csv {
         writeln!(out, "day,seats_used,logical_bytes,stored_bytes")?;

@@ -4,14 +4,18 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::Subcommand;
+use tonic::transport::Channel;
 
+use cairn_client::Idempotency;
 use cairn_proto::accounts::v1::{
     ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, RemoveUserRequest,
     RevokeInvitationRequest, SetUserGroupRequest, users_service_client::UsersServiceClient,
 };
 
-use crate::session::{authed, load_session};
-use crate::{connect, status};
+use crate::failed;
+use crate::session::session_connection;
+
+type Users = UsersServiceClient<Channel>;
 
 use super::format::when;
 
@@ -44,15 +48,17 @@ pub(crate) async fn run_users(
     command: UserCommand,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let session = load_session(session_path).await?;
-    let mut client = UsersServiceClient::new(connect(&session.endpoint).await?);
+    let (_, conn) = session_connection(session_path).await?;
     match command {
         UserCommand::List => {
-            let list = client
-                .list_users(authed(&session, ListUsersRequest {})?)
+            let list = conn
+                .unary(
+                    Idempotency::Idempotent,
+                    ListUsersRequest {},
+                    |mut c: Users, r| async move { c.list_users(r).await },
+                )
                 .await
-                .map_err(status("cannot list users"))?
-                .into_inner();
+                .map_err(failed("cannot list users"))?;
             for u in list.users {
                 writeln!(
                     out,
@@ -82,21 +88,22 @@ pub(crate) async fn run_users(
         }
         UserCommand::Invite { email, role, group } => {
             let group_id = match group {
-                Some(g) => crate::admin::group(&session, &g).await?.group_id,
+                Some(g) => crate::admin::group(&conn, &g).await?.group_id,
                 None => String::new(),
             };
-            let i = client
-                .invite_user(authed(
-                    &session,
-                    InviteUserRequest {
-                        email,
-                        role,
-                        group_id,
-                    },
-                )?)
+            let request = InviteUserRequest {
+                email,
+                role,
+                group_id,
+            };
+            let i = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Users, r| async move { c.invite_user(r).await },
+                )
                 .await
-                .map_err(status("cannot invite"))?
-                .into_inner();
+                .map_err(failed("cannot invite"))?;
             writeln!(
                 out,
                 "invitation {} mailed to {} ({}), valid until {}",
@@ -107,44 +114,52 @@ pub(crate) async fn run_users(
             )?;
         }
         UserCommand::RevokeInvitation { invitation_id } => {
-            client
-                .revoke_invitation(authed(
-                    &session,
-                    RevokeInvitationRequest {
-                        invitation_id: invitation_id.clone(),
-                    },
-                )?)
-                .await
-                .map_err(status("cannot revoke the invitation"))?;
+            let request = RevokeInvitationRequest {
+                invitation_id: invitation_id.clone(),
+            };
+            conn.unary(
+                Idempotency::NotIdempotent,
+                request,
+                |mut c: Users, r| async move { c.revoke_invitation(r).await },
+            )
+            .await
+            .map_err(failed("cannot revoke the invitation"))?;
             writeln!(out, "invitation {invitation_id} withdrawn")?;
         }
         UserCommand::Role { user_id, role } => {
-            let u = client
-                .change_user_role(authed(&session, ChangeUserRoleRequest { user_id, role })?)
+            let u = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    ChangeUserRoleRequest { user_id, role },
+                    |mut c: Users, r| async move { c.change_user_role(r).await },
+                )
                 .await
-                .map_err(status("cannot change the role"))?
-                .into_inner();
+                .map_err(failed("cannot change the role"))?;
             writeln!(out, "{} is now {}", u.email, u.role)?;
         }
         UserCommand::Group { user_id, group } => {
-            let group_id = crate::admin::group(&session, &group).await?.group_id;
-            let u = client
-                .set_user_group(authed(&session, SetUserGroupRequest { user_id, group_id })?)
+            let group_id = crate::admin::group(&conn, &group).await?.group_id;
+            let u = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    SetUserGroupRequest { user_id, group_id },
+                    |mut c: Users, r| async move { c.set_user_group(r).await },
+                )
                 .await
-                .map_err(status("cannot move the user"))?
-                .into_inner();
+                .map_err(failed("cannot move the user"))?;
             writeln!(out, "{} is now in group {}", u.email, u.group_name)?;
         }
         UserCommand::Remove { user_id } => {
-            client
-                .remove_user(authed(
-                    &session,
-                    RemoveUserRequest {
-                        user_id: user_id.clone(),
-                    },
-                )?)
-                .await
-                .map_err(status("cannot remove the user"))?;
+            let request = RemoveUserRequest {
+                user_id: user_id.clone(),
+            };
+            conn.unary(
+                Idempotency::NotIdempotent,
+                request,
+                |mut c: Users, r| async move { c.remove_user(r).await },
+            )
+            .await
+            .map_err(failed("cannot remove the user"))?;
             writeln!(out, "user {user_id} removed")?;
         }
     }
