@@ -10,6 +10,7 @@ use cairn_client::Idempotency;
 use cairn_proto::backup::v1::ListSnapshotsRequest;
 
 use crate::client::BackupRpc;
+use crate::printable::escape;
 use crate::{AgentClient, AgentState};
 
 #[derive(Parser)]
@@ -62,7 +63,8 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Restore a snapshot into a folder.
+    /// Restore a snapshot into a folder. Exits with status 3 when it
+    /// finished but some entries could not be restored (they are named).
     Restore {
         snapshot: String,
         #[arg(long)]
@@ -71,6 +73,10 @@ enum Command {
         /// CAIRN_KEY_PASSPHRASE. Every restore needs it.
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
+        /// Restore setuid, setgid and sticky bits and world-writable modes
+        /// as recorded (without it they are dropped).
+        #[arg(long)]
+        keep_special_modes: bool,
     },
 }
 
@@ -174,16 +180,17 @@ where
                 "{:<36}  {:<20}  {:>8}  {:>14}  paths",
                 "snapshot", "finished (unix)", "files", "bytes"
             )?;
+            // Another machine wrote these: its names are escaped.
             for s in snapshots {
                 let stats = s.stats.unwrap_or_default();
                 writeln!(
                     out,
                     "{:<36}  {:<20}  {:>8}  {:>14}  {}",
-                    s.snapshot_id,
+                    escape(&s.snapshot_id),
                     s.finished_at,
                     stats.files,
                     stats.bytes,
-                    s.paths.join(", ")
+                    escape(&s.paths.join(", "))
                 )?;
             }
         }
@@ -200,19 +207,17 @@ where
             snapshot,
             target,
             passphrase_file,
+            keep_special_modes,
         } => {
-            let passphrase = cairn_core::secret::read_passphrase(passphrase_file.as_deref())?;
+            let options = crate::RestoreOptions {
+                passphrase: cairn_core::secret::read_passphrase(passphrase_file.as_deref())?,
+                keep_special_modes,
+            };
             let state = AgentState::load(&state_dir)?;
             let started = std::time::Instant::now();
             let progress = std::sync::Arc::new(crate::progress::Progress::new("restored"));
-            let result = crate::restore_with(
-                &state,
-                &snapshot,
-                &target,
-                passphrase.as_deref(),
-                progress.clone(),
-            )
-            .await;
+            let result =
+                crate::restore_with(&state, &snapshot, &target, &options, progress.clone()).await;
             progress.finish();
             let s = result?;
             let secs = started.elapsed().as_secs_f64();

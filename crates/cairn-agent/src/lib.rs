@@ -13,6 +13,7 @@ pub mod daemon;
 mod enroll;
 mod idset;
 pub mod policy;
+pub mod printable;
 mod progress;
 mod recycle;
 mod restore;
@@ -23,5 +24,8 @@ pub use backup::{
 };
 pub use client::{AgentClient, Backup, Bearer, Orgs, SignInError};
 pub use enroll::enroll;
-pub use restore::{RestoreEvents, RestoreSummary, restore, restore_using, restore_with};
+pub use restore::{
+    MAX_DEPTH, MAX_ENTRIES, PartialRestore, RestoreEvents, RestoreOptions, RestoreSummary, restore,
+    restore_using, restore_with,
+};
 pub use state::AgentState;

@@ -15,7 +15,16 @@ async fn run() -> std::process::ExitCode {
                 let _ = clap_err.print();
                 return std::process::ExitCode::from(if clap_err.use_stderr() { 2 } else { 0 });
             }
-            eprintln!("cairn-agent: {err:#}");
+            // Names in it come from snapshots and the server: escaped, so
+            // they cannot drive the terminal.
+            let message = format!("{err:#}");
+            eprintln!(
+                "cairn-agent: {}",
+                cairn_agent::printable::escape_lines(&message)
+            );
+            if err.is::<cairn_agent::PartialRestore>() {
+                return std::process::ExitCode::from(cairn_agent::PartialRestore::EXIT_CODE);
+            }
             std::process::ExitCode::FAILURE
         }
     }

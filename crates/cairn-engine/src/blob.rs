@@ -146,10 +146,31 @@ pub fn decode_blob(
     id: &ChunkId,
     stored: &[u8],
 ) -> Result<Bytes, EngineError> {
+    decode_blob_within(key, id_key, id, stored, MAX_BLOB_SIZE)
+}
+
+/// [`decode_blob`] for a chunk whose plaintext cannot be longer than `max`
+/// bytes (a file's data is never more than `CHUNK_MAX` a chunk, nor more
+/// than the file's size): a longer one is [`EngineError::TooLarge`],
+/// found before its plaintext is allocated, so a restore of a snapshot
+/// someone else wrote never holds more than it expects.
+pub fn decode_blob_within(
+    key: &DataKey,
+    id_key: &ChunkIdKey,
+    id: &ChunkId,
+    stored: &[u8],
+    max: usize,
+) -> Result<Bytes, EngineError> {
+    let max = max.min(MAX_BLOB_SIZE);
+    // Compressed is kept only when smaller, so no honest blob is longer
+    // than its plaintext's limit, the format byte and the seal.
+    if stored.len() > max.saturating_add(1 + SEAL_OVERHEAD) {
+        return Err(EngineError::TooLarge(max));
+    }
     let body = key.open(id.as_bytes(), stored)?;
     let plaintext = match body.first().copied() {
         Some(RAW) => Bytes::from(body).slice(1..),
-        Some(ZSTD) => Bytes::from(decompress(&body[1..])?),
+        Some(ZSTD) => Bytes::from(decompress(&body[1..], max)?),
         Some(other) => return Err(EngineError::Format(other)),
         None => return Err(EngineError::EmptyBlob),
     };
@@ -160,16 +181,16 @@ pub fn decode_blob(
 }
 
 /// Inflates a frame into a buffer of the size its header names (at most
-/// `MAX_BLOB_SIZE`); a frame that names none, or lies about it, is
+/// `max`); a frame that names none, or lies about it, is
 /// streamed through a reader capped one byte past the limit instead, so a
 /// decompression bomb stops at the cap rather than exhausting memory.
-fn decompress(compressed: &[u8]) -> Result<Vec<u8>, EngineError> {
+fn decompress(compressed: &[u8], max: usize) -> Result<Vec<u8>, EngineError> {
     let named = zstd::zstd_safe::get_frame_content_size(compressed)
         .ok()
         .flatten();
     if let Some(size) = named {
-        if size > MAX_BLOB_SIZE as u64 {
-            return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
+        if size > max as u64 {
+            return Err(EngineError::TooLarge(max));
         }
         // One context per thread, reused: creating one costs a CPUID, which
         // traps to the hypervisor in a virtual machine.
@@ -193,11 +214,11 @@ fn decompress(compressed: &[u8]) -> Result<Vec<u8>, EngineError> {
     let mut out = Vec::new();
     zstd::stream::read::Decoder::new(compressed)
         .map_err(|e| EngineError::Decompress(e.to_string()))?
-        .take(MAX_BLOB_SIZE as u64 + 1)
+        .take(max as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| EngineError::Decompress(e.to_string()))?;
-    if out.len() > MAX_BLOB_SIZE {
-        return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
+    if out.len() > max {
+        return Err(EngineError::TooLarge(max));
     }
     Ok(out)
 }
@@ -396,6 +417,33 @@ mod tests {
             matches!(result, Err(EngineError::TooLarge(MAX_BLOB_SIZE))),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn a_chunk_past_the_callers_limit_is_refused_before_it_is_inflated() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        let limit = 4096;
+        // A bomb naming its size, a streamed one, and a raw chunk.
+        let zeros = vec![0u8; limit + 1];
+        let named = encode_blob(&key, &ids, &zeros).unwrap();
+        let mut streamed = vec![ZSTD];
+        streamed.extend(zstd::stream::encode_all(&zeros[..], ZSTD_LEVEL).unwrap());
+        let streamed = forge(&key, &named.id, &streamed);
+        let raw = encode_blob(&key, &ids, &noise(limit + 1)).unwrap();
+        for (id, stored) in [
+            (named.id, &named.stored),
+            (named.id, &streamed),
+            (raw.id, &raw.stored),
+        ] {
+            let result = decode_blob_within(&key, &ids, &id, stored, limit);
+            assert!(
+                matches!(result, Err(EngineError::TooLarge(4096))),
+                "{result:?}"
+            );
+        }
+        let fits = decode_blob_within(&key, &ids, &named.id, &named.stored, limit + 1);
+        assert_eq!(fits.unwrap(), zeros);
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub enum EngineError {
     IdMismatch { id: String },
     #[error("snapshot tree cannot be decoded: {0}")]
     BadTree(String),
+    /// A snapshot tree goes past one of its limits: more than `limit` of
+    /// `what`.
+    #[error("snapshot tree holds more than {limit} {what}")]
+    TreeLimit { what: &'static str, limit: usize },
     /// A pack record (by its index in the header) is malformed.
     #[error("pack record {index}: {reason}")]
     BadPack { index: usize, reason: String },
@@ -39,7 +43,8 @@ impl From<EngineError> for Error {
             | EngineError::EmptyBlob
             | EngineError::TooLarge(_)
             | EngineError::IdMismatch { .. }
-            | EngineError::BadTree(_) => Error::internal(err),
+            | EngineError::BadTree(_)
+            | EngineError::TreeLimit { .. } => Error::internal(err),
         }
     }
 }

@@ -10,8 +10,13 @@ mod error;
 mod pack;
 mod tree;
 
-pub use blob::{EncodedBlob, MAX_BLOB_SIZE, decode_blob, encode_blob, encode_named_blob};
+pub use blob::{
+    EncodedBlob, MAX_BLOB_SIZE, decode_blob, decode_blob_within, encode_blob, encode_named_blob,
+};
 pub use chunker::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Chunker, chunk_slice, chunk_stream};
 pub use error::EngineError;
 pub use pack::{MAX_PACK_RECORDS, PACK_TARGET, Pack, PackBuilder, validate_pack_records};
-pub use tree::{decode_tree, encode_tree, sort_tree};
+pub use tree::{
+    MAX_FILE_CHUNKS, MAX_TREE_BYTES, MAX_TREE_NODES, TreeNodes, decode_tree, encode_tree,
+    sort_tree, tree_nodes,
+};

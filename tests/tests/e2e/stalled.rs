@@ -189,7 +189,7 @@ async fn a_stalled_cell_fails_a_backup_and_a_restore_instead_of_holding_them() {
             &stalled,
             &backed_up.snapshot_id,
             &target,
-            None,
+            &cairn_agent::RestoreOptions::default(),
             Arc::new(Quiet),
         ),
     )

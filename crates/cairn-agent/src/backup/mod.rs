@@ -200,6 +200,7 @@ async fn run(
     let walk_paths = absolute.clone();
     // Where the snapshot's chunk list goes when it outgrows memory.
     let spill_dir = state.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let state_dir = state.dir.clone();
     let handle = Handle::current();
     let connection = client.connection.clone();
     let walked = tokio::task::spawn_blocking(move || {
@@ -208,6 +209,7 @@ async fn run(
             key,
             seen: Mutex::new(RecentIds::default()),
             spill_dir,
+            state_dir,
             buffers,
             budget: Budget::new(PIPELINE_BYTES),
             events,

@@ -20,7 +20,7 @@ use super::assemble::Assembler;
 use super::events::BackupSummary;
 use super::stage::{Batcher, FileJob, NextState, Pipeline, Plain};
 use super::steps::Step;
-use super::walk::{Walker, count};
+use super::walk::{OwnDir, Walker, count};
 
 /// Batches of files queued for the readers ahead of the walk.
 const QUEUED_JOBS: usize = 4;
@@ -84,10 +84,11 @@ impl Pipeline {
             }
             drop((job_rx, missing_rx, blob_tx));
             spawn_stage(scope, "pack", move || self.stage(self.pack(blob_rx, packs)))?;
+            let own = self.state_dir.as_deref().and_then(OwnDir::of);
             if self.events.wants_totals() {
                 let filter = &filter;
                 spawn_stage(scope, "count", move || {
-                    let (files, bytes) = count(paths, filter);
+                    let (files, bytes) = count(paths, filter, own);
                     self.events.totals(files, bytes);
                 })?;
             }
@@ -102,6 +103,7 @@ impl Pipeline {
                 pipeline: self,
                 cache,
                 filter: &filter,
+                own,
                 jobs: Batcher::new(job_tx, JOB_BATCH_FILES, JOB_BATCH_BYTES),
                 steps: step_tx,
             };

@@ -102,6 +102,8 @@ pub(super) struct Pipeline {
     pub(super) seen: Mutex<RecentIds>,
     /// Where the snapshot's chunk list is spilled.
     pub(super) spill_dir: PathBuf,
+    /// The agent's state directory: never backed up.
+    pub(super) state_dir: Option<PathBuf>,
     /// Buffers of uploaded packs, for the next packs.
     pub(super) buffers: PackBuffers,
     /// Bounds the chunk bytes in flight.

@@ -2,7 +2,7 @@
 //! from the parent cache and queues the others for the readers.
 
 use std::collections::HashSet;
-use std::fs;
+use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,8 +17,39 @@ use crate::cache::ParentCache;
 use super::stage::{Batcher, FileJob, Pipeline, Stopped};
 use super::steps::{Slot, Step};
 
+/// The agent's own state directory (its credential, the data key, the
+/// parent cache and its partial files), by device and inode: never backed
+/// up, whatever the policy says, however it is reached (through a symlink
+/// in a path, or a bind mount of it elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct OwnDir {
+    dev: u64,
+    ino: u64,
+}
+
+impl OwnDir {
+    /// `dir`'s identity; `None` when it cannot be read (then nothing of it
+    /// can be backed up either).
+    pub(super) fn of(dir: &Path) -> Option<OwnDir> {
+        fs::metadata(dir).ok().map(|meta| OwnDir {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    fn is(self, meta: &Metadata) -> bool {
+        meta.is_dir() && meta.dev() == self.dev && meta.ino() == self.ino
+    }
+
+    /// Whether `path` is the directory or lies inside it.
+    fn holds(self, path: &Path) -> bool {
+        path.ancestors()
+            .any(|dir| fs::metadata(dir).is_ok_and(|meta| self.is(&meta)))
+    }
+}
+
 /// Files and their bytes under `paths` that the filter keeps (for progress).
-pub(super) fn count(paths: &[PathBuf], filter: &PathFilter) -> (u64, u64) {
+pub(super) fn count(paths: &[PathBuf], filter: &PathFilter, own: Option<OwnDir>) -> (u64, u64) {
     let (mut files, mut bytes) = (0, 0);
     let mut stack: Vec<PathBuf> = paths.to_vec();
     while let Some(path) = stack.pop() {
@@ -29,6 +60,7 @@ pub(super) fn count(paths: &[PathBuf], filter: &PathFilter) -> (u64, u64) {
             files += 1;
             bytes += meta.len();
         } else if meta.is_dir()
+            && !own.is_some_and(|own| own.is(&meta))
             && let Ok(entries) = fs::read_dir(&path)
         {
             for entry in entries.flatten() {
@@ -50,6 +82,8 @@ pub(super) struct Walker<'a> {
     pub(super) pipeline: &'a Pipeline,
     pub(super) cache: ParentCache,
     pub(super) filter: &'a PathFilter,
+    /// The agent's state directory, left out.
+    pub(super) own: Option<OwnDir>,
     /// Files for the readers, handed over in batches.
     pub(super) jobs: Batcher<FileJob>,
     pub(super) steps: flume::Sender<Step>,
@@ -91,6 +125,13 @@ impl Walker<'_> {
                 .file_name()
                 .map(|n| n.as_bytes().to_vec())
                 .unwrap_or_else(|| b"root".to_vec());
+            if self.own.is_some_and(|own| own.holds(path)) {
+                anyhow::bail!(
+                    "{} is the agent's state directory or inside it, which is never backed up \
+                     (it holds this machine's credential and the company's data key)",
+                    path.display()
+                );
+            }
             if !names.insert(name.clone()) {
                 anyhow::bail!(
                     "two paths share the name {}",
@@ -140,6 +181,10 @@ impl Walker<'_> {
             ..Node::default()
         };
         let kind = meta.file_type();
+        if self.own.is_some_and(|own| own.is(&meta)) {
+            // Left out, as if the policy excluded it.
+            return Ok(true);
+        }
         let slot = if kind.is_dir() {
             node.kind = NodeKind::Dir as i32;
             self.dir(path, node)?;

@@ -6,6 +6,14 @@
 //! A damaged or missing chunk fails only the files that need it: the rest
 //! restore, and the error at the end names every file that did not.
 //!
+//! A snapshot may have been written by another person's machine, or by a
+//! compromised one: the restore holds it to fixed limits (trees decoded an
+//! entry at a time within `cairn_engine`'s tree limits, chunks within what
+//! their files claim, at most [`MAX_ENTRIES`] entries and [`MAX_DEPTH`]
+//! levels, no file written past its recorded size, no setuid, setgid,
+//! sticky or world-writable bits unless asked for), and one bad entry
+//! fails that entry, named, not the whole restore.
+//!
 //! `plan` reads the trees and queues the files, `write` restores them from
 //! what `fetch` returns, `dirs` sets the directories' metadata last; the
 //! state they share is in `restorer`.
@@ -29,14 +37,39 @@ use cairn_client::Idempotency;
 use cairn_core::{ChunkId, SnapshotId};
 use cairn_proto::backup::v1::GetSnapshotRequest;
 
+use crate::budget::Budget;
 use crate::client::BackupRpc;
 use crate::{AgentClient, AgentState};
 
 pub use events::{RestoreEvents, RestoreSummary};
-use restorer::{Job, Restorer};
+use restorer::{Failures, Job, QUEUED_BYTES, Restorer};
+pub use restorer::{MAX_DEPTH, MAX_ENTRIES};
 
-/// Files named in the error of a partial restore.
-const NAMED_FAILURES: usize = 20;
+/// How to restore.
+#[derive(Debug, Default, Clone)]
+pub struct RestoreOptions {
+    /// Personal-key companies: the passphrase (the key is opened afresh
+    /// for every restore).
+    pub passphrase: Option<String>,
+    /// Restore setuid, setgid and sticky bits and world-writable modes as
+    /// recorded; without it they are dropped.
+    pub keep_special_modes: bool,
+}
+
+/// A restore that finished with some entries not restored; the message
+/// names the first of them. The command line exits with
+/// [`PartialRestore::EXIT_CODE`].
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PartialRestore {
+    /// Entries not restored.
+    pub failed: usize,
+    message: String,
+}
+
+impl PartialRestore {
+    pub const EXIT_CODE: u8 = 3;
+}
 
 /// Restores `snapshot_id` into `target` (created if missing).
 pub async fn restore(
@@ -44,20 +77,20 @@ pub async fn restore(
     snapshot_id: &str,
     target: &Path,
 ) -> anyhow::Result<RestoreSummary> {
-    restore_with(state, snapshot_id, target, None, Arc::new(crate::Quiet)).await
+    let options = RestoreOptions::default();
+    restore_with(state, snapshot_id, target, &options, Arc::new(crate::Quiet)).await
 }
 
-/// [`restore`], reporting to `events`. A company in personal-key mode
-/// needs its `passphrase`: the key is opened afresh for every restore.
+/// [`restore`] with `options`, reporting to `events`.
 pub async fn restore_with(
     state: &AgentState,
     snapshot_id: &str,
     target: &Path,
-    passphrase: Option<&str>,
+    options: &RestoreOptions,
     events: Arc<dyn RestoreEvents>,
 ) -> anyhow::Result<RestoreSummary> {
     let client = AgentClient::connect(state).await?;
-    restore_using(&client, state, snapshot_id, target, passphrase, events).await
+    restore_using(&client, state, snapshot_id, target, options, events).await
 }
 
 /// [`restore_with`] over a connection the caller keeps (or made with
@@ -67,11 +100,11 @@ pub async fn restore_using(
     state: &AgentState,
     snapshot_id: &str,
     target: &Path,
-    passphrase: Option<&str>,
+    options: &RestoreOptions,
     events: Arc<dyn RestoreEvents>,
 ) -> anyhow::Result<RestoreSummary> {
     let key = if state.uses_personal_key() {
-        state.open_personal_key(passphrase)?
+        state.open_personal_key(options.passphrase.as_deref())?
     } else {
         state.data_key()?
     };
@@ -91,11 +124,13 @@ pub async fn restore_using(
         .context("the server returned no snapshot")?;
     let root =
         ChunkId::from_slice(&snapshot.tree_id, "tree_id").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let stats = snapshot.stats.unwrap_or_default();
-    events.totals(stats.files, stats.bytes);
+    if let Some(stats) = &snapshot.stats {
+        events.totals(stats.files, stats.bytes);
+    }
     let target = target.to_owned();
     let handle = Handle::current();
     let client = client.clone();
+    let keep_special_modes = options.keep_special_modes;
     tokio::task::spawn_blocking(move || {
         fs::create_dir_all(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
@@ -105,7 +140,10 @@ pub async fn restore_using(
             client,
             handle,
             events,
-            failures: Mutex::new(Vec::new()),
+            keep_special_modes,
+            recorded: snapshot.stats,
+            queued: Budget::new(QUEUED_BYTES),
+            failures: Mutex::new(Failures::default()),
             files: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         };
@@ -141,19 +179,26 @@ impl Restorer {
         }
         let failures =
             std::mem::take(&mut *self.failures.lock().unwrap_or_else(|e| e.into_inner()));
-        if !failures.is_empty() {
+        if failures.count > 0 {
             let mut message = format!(
                 "{} could not be restored (the other files were restored):",
-                plural(failures.len(), "item")
+                plural(failures.count, "item")
             );
-            for failure in failures.iter().take(NAMED_FAILURES) {
+            for failure in &failures.named {
                 message.push_str("\n  ");
                 message.push_str(failure);
             }
-            if failures.len() > NAMED_FAILURES {
-                message.push_str(&format!("\n  and {} more", failures.len() - NAMED_FAILURES));
+            if failures.count > failures.named.len() {
+                message.push_str(&format!(
+                    "\n  and {} more",
+                    failures.count - failures.named.len()
+                ));
             }
-            anyhow::bail!(message);
+            return Err(PartialRestore {
+                failed: failures.count,
+                message,
+            }
+            .into());
         }
         Ok(RestoreSummary {
             files: self.files.load(Ordering::Relaxed),

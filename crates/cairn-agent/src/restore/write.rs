@@ -3,18 +3,17 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use filetime::FileTime;
 
 use cairn_core::ChunkId;
 use cairn_core::direct_io::DirectWriter;
-use cairn_proto::backup::v1::Node;
+use cairn_engine::CHUNK_MAX;
 
-use super::fetch::chunk;
-use super::restorer::{BATCH_IDS, Fetched, Job, Restorer, chunk_ids};
+use super::fetch::{Bounds, chunk};
+use super::restorer::{BATCH_IDS, Fetched, FileEntry, Job, Restorer};
 
 /// Bytes of a large file fetched per call, counted at the file's average
 /// chunk size: two chunks of the usual 1 MiB, but one at a time where the
@@ -28,105 +27,105 @@ const DIRECT_MIN: u64 = 256 * 1024;
 /// Bytes a file is written in, with direct I/O.
 const DIRECT_WRITE: usize = 1024 * 1024;
 
+/// The bounds of a fetch for files of at most `largest` bytes, `bytes` in
+/// all: no chunk longer than the largest file or than the engine makes,
+/// and no call holding more than the files claim and one such chunk.
+fn bounds(largest: u64, bytes: u64) -> Bounds {
+    let chunk = largest.min(u64::from(CHUNK_MAX));
+    Bounds {
+        chunk: chunk as usize,
+        call: bytes.saturating_add(chunk),
+    }
+}
+
 impl Restorer {
     pub(super) fn work(&self, job: Job) {
         match job {
-            Job::Small(files) => self.small_files(files),
-            Job::Large { path, node } => {
-                if let Err(err) = self.large_file(&path, &node) {
-                    self.fail(&path, &format!("{err:#}"));
+            Job::Small(files, _held) => self.small_files(files),
+            Job::Large(file, _held) => {
+                if let Err(err) = self.large_file(&file) {
+                    self.fail(&file.path, &format!("{err:#}"));
                 }
             }
         }
     }
 
-    fn small_files(&self, files: Vec<(PathBuf, Node)>) {
-        let mut ids = Vec::new();
-        let mut named = Vec::with_capacity(files.len());
-        for (path, node) in files {
-            match chunk_ids(&node) {
-                Ok(found) => {
-                    ids.extend(found);
-                    named.push((path, node));
-                }
-                Err(err) => self.fail(&path, &err.to_string()),
-            }
-        }
-        let bytes = named.iter().map(|(_, node)| node.size).sum();
+    fn small_files(&self, files: Vec<FileEntry>) {
+        let ids: Vec<ChunkId> = files.iter().flat_map(|f| f.ids.iter().copied()).collect();
+        let bytes = files.iter().map(|f| f.size).sum();
+        let largest = files.iter().map(|f| f.size).max().unwrap_or(0);
         let chunks = if ids.is_empty() {
             Ok(Fetched::new())
         } else {
-            self.fetch(&ids, bytes)
+            self.fetch(&ids, bytes, bounds(largest, bytes))
         };
-        for (path, node) in named {
+        for file in files {
             let result = match &chunks {
-                Ok(chunks) => self.write_small(&path, &node, chunks),
+                Ok(chunks) => self.write_small(&file, chunks),
                 Err(err) => Err(anyhow::anyhow!("{err:#}")),
             };
             if let Err(err) = result {
-                self.fail(&path, &format!("{err:#}"));
+                self.fail(&file.path, &format!("{err:#}"));
             }
         }
     }
 
-    fn write_small(&self, path: &Path, node: &Node, chunks: &Fetched) -> anyhow::Result<()> {
-        let ids = chunk_ids(node)?;
+    fn write_small(&self, entry: &FileEntry, chunks: &Fetched) -> anyhow::Result<()> {
         // Check every chunk before creating the file: a damaged one leaves none.
-        let parts = ids
+        let parts = entry
+            .ids
             .iter()
             .map(|id| chunk(chunks, id))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.write_file(path, node, |file| {
+        self.write_file(entry, |file| {
             for data in parts {
-                file.write(data)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                write_within(file, entry, data)?;
                 self.events.bytes_done(data.len() as u64);
             }
             Ok(())
         })
     }
 
-    fn large_file(&self, path: &Path, node: &Node) -> anyhow::Result<()> {
-        let ids = chunk_ids(node)?;
-        let window = window(node.size, ids.len());
-        let average = node.size / (ids.len() as u64).max(1);
-        self.write_file(path, node, |file| {
-            self.write_large(file, path, &ids, window, average)
-        })
+    fn large_file(&self, entry: &FileEntry) -> anyhow::Result<()> {
+        let window = window(entry.size, entry.ids.len());
+        let average = entry.size / (entry.ids.len() as u64).max(1);
+        self.write_file(entry, |file| self.write_large(file, entry, window, average))
     }
 
-    /// Creates `path`, has `fill` write its bytes, and finishes it; a file
-    /// that fails is removed: a half-written file must not pass for a
+    /// Creates the file, has `fill` write its bytes, and finishes it; a
+    /// file that fails is removed: a half-written file must not pass for a
     /// restored one.
     fn write_file(
         &self,
-        path: &Path,
-        node: &Node,
+        entry: &FileEntry,
         fill: impl FnOnce(&mut DirectWriter) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let mut file = create(path, node.size)?;
+        let path = &entry.path;
+        let mut file = create(path, entry.size)?;
         fill(&mut file)
             .and_then(|()| {
                 let written = file.len();
                 let done = file
                     .finish()
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                self.finish_file(done, path, node, written)
+                self.finish_file(done, entry, written)
             })
             .inspect_err(|_| drop(fs::remove_file(path)))
     }
 
-    /// Writes the chunks `ids` to `file`, fetched `window` at a time.
+    /// Writes the file's chunks to `file`, fetched `window` at a time.
     fn write_large(
         &self,
         file: &mut DirectWriter,
-        path: &Path,
-        ids: &[ChunkId],
+        entry: &FileEntry,
         window: usize,
         average: u64,
     ) -> anyhow::Result<()> {
-        let fetch = |w: &[ChunkId]| self.fetch(w, average.saturating_mul(w.len() as u64));
-        let mut windows = ids.chunks(window);
+        let fetch = |w: &[ChunkId]| {
+            let bytes = average.saturating_mul(w.len() as u64);
+            self.fetch(w, bytes, bounds(entry.size, bytes))
+        };
+        let mut windows = entry.ids.chunks(window);
         let mut current = windows.next().map(|w| (w, fetch(w)));
         while let Some((window, fetched)) = current {
             // Fetch the next window while this one is written.
@@ -135,8 +134,7 @@ impl Restorer {
                 let written = fetched.and_then(|chunks| {
                     for id in window {
                         let data = chunk(&chunks, id)?;
-                        file.write(data)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        write_within(file, entry, data)?;
                         self.events.bytes_done(data.len() as u64);
                     }
                     Ok(())
@@ -146,7 +144,7 @@ impl Restorer {
             written?;
             current = match next {
                 Some(Ok(next)) => Some(next),
-                Some(Err(_)) => anyhow::bail!("fetching {} stopped", path.display()),
+                Some(Err(_)) => anyhow::bail!("fetching {} stopped", entry.path.display()),
                 None => None,
             };
         }
@@ -155,26 +153,34 @@ impl Restorer {
 
     /// Checks the size and sets the mode and time through the open file:
     /// no path lookups, and no second open of the file.
-    fn finish_file(
-        &self,
-        file: &fs::File,
-        path: &Path,
-        node: &Node,
-        written: u64,
-    ) -> anyhow::Result<()> {
-        if written != node.size {
-            anyhow::bail!("restored {written} bytes, expected {}", node.size);
+    fn finish_file(&self, file: &fs::File, entry: &FileEntry, written: u64) -> anyhow::Result<()> {
+        let path = &entry.path;
+        if written != entry.size {
+            anyhow::bail!("restored {written} bytes, expected {}", entry.size);
         }
-        file.set_permissions(fs::Permissions::from_mode(node.mode & 0o7777))
+        file.set_permissions(fs::Permissions::from_mode(entry.mode))
             .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-        let mtime = FileTime::from_unix_time(node.mtime_secs, node.mtime_nanos);
-        filetime::set_file_handle_times(file, None, Some(mtime))
+        filetime::set_file_handle_times(file, None, Some(entry.mtime))
             .with_context(|| format!("cannot set the time of {}", path.display()))?;
         self.files.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(written, Ordering::Relaxed);
         self.events.file_done();
         Ok(())
     }
+}
+
+/// Appends `data` to `file`, never past the size the snapshot records for
+/// it: chunks holding more than that fail the file, and nothing past the
+/// size is written.
+fn write_within(file: &mut DirectWriter, entry: &FileEntry, data: &[u8]) -> anyhow::Result<()> {
+    if file.len().saturating_add(data.len() as u64) > entry.size {
+        anyhow::bail!(
+            "its chunks hold more than its recorded size of {} bytes",
+            entry.size
+        );
+    }
+    file.write(data)
+        .with_context(|| format!("cannot write {}", entry.path.display()))
 }
 
 /// Chunks fetched per call for a file of `size` bytes in `chunks` chunks:
