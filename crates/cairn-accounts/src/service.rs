@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use cairn_auth::{Authenticator, TokenIssuer, client_ip};
 use cairn_core::validate::SignUp;
 use cairn_crypto::MasterKey;
+use cairn_outbox::Mailer;
 use cairn_proto::accounts::v1 as pb;
 use cairn_proto::common::v1::AccessToken;
 
@@ -26,6 +27,8 @@ pub struct AccountsService {
     mail: Arc<Notify>,
     /// The cell's bucket, to delete a company's objects.
     store: CellStore,
+    /// Where mail goes, to remove a deleted account's `.eml` files.
+    mailer: Mailer,
 }
 
 impl AccountsService {
@@ -37,6 +40,7 @@ impl AccountsService {
         directory: DirectoryLink,
         mail: Arc<Notify>,
         store: CellStore,
+        mailer: Mailer,
     ) -> Self {
         AccountsService {
             db,
@@ -46,6 +50,7 @@ impl AccountsService {
             directory,
             mail,
             store,
+            mailer,
         }
     }
 }
@@ -216,6 +221,7 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         let company_deleted = crate::delete::delete(
             &self.db,
             &self.store,
+            Some(&self.mailer),
             &self.directory,
             &claims,
             req.password,

@@ -272,7 +272,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         }
         let outbox = OutboxWorker::new(
             db.clone(),
-            mailer,
+            mailer.clone(),
             cell.mail_from
                 .as_deref()
                 .unwrap_or("Cairn <no-reply@cairn.invalid>"),
@@ -293,7 +293,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             Ok(())
         });
 
-        let users = UsersService::new(db.clone(), auth.clone(), link.clone(), wake_mail.clone());
+        let users = UsersService::new(
+            db.clone(),
+            auth.clone(),
+            link.clone(),
+            wake_mail.clone(),
+            mailer.clone(),
+        );
         let accounts = AccountsService::new(
             db.clone(),
             auth.clone(),
@@ -302,6 +308,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             link,
             wake_mail,
             store.clone(),
+            mailer,
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
         let backup = BackupService::new(db, store, auth);

@@ -18,7 +18,7 @@ use cairn_e2e::{Cluster, authed, backends, noise};
 use cairn_entity::regional::agent;
 use cairn_proto::accounts::v1::users_service_client::UsersServiceClient;
 use cairn_proto::accounts::v1::{
-    ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, RemoveUserRequest,
+    ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, MemberBackups, RemoveUserRequest,
 };
 use cairn_proto::backup::v1::DeleteSnapshotRequest;
 use cairn_proto::backup::v1::backup_service_client::BackupServiceClient;
@@ -380,7 +380,8 @@ async fn roles_are_enforced_on_every_admin_call() {
                 users.remove_user(authed(
                     t,
                     RemoveUserRequest {
-                        user_id: owner_id.clone()
+                        user_id: owner_id.clone(),
+                        backups: MemberBackups::Keep as i32,
                     }
                 )),
                 [No, No, No]
@@ -422,7 +423,8 @@ async fn roles_are_enforced_on_every_admin_call() {
                     .remove_user(authed(
                         s,
                         RemoveUserRequest {
-                            user_id: member_id.clone()
+                            user_id: member_id.clone(),
+                            backups: MemberBackups::Keep as i32,
                         }
                     ))
                     .await
@@ -530,6 +532,7 @@ async fn roles_are_enforced_on_every_admin_call() {
                 owner_token,
                 RemoveUserRequest {
                     user_id: member_id.clone(),
+                    backups: MemberBackups::Keep as i32,
                 },
             ))
             .await

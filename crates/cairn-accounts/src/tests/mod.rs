@@ -208,6 +208,26 @@ async fn invited(cell: &Cell, owner: &user::Model, email: &str, role: &str) -> u
         .unwrap()
 }
 
+/// `by` removes `user` with `backups`, from 192.0.2.9, without mail files.
+async fn remove_as(
+    cell: &Cell,
+    by: &UserCaller,
+    user: cairn_core::UserId,
+    backups: cairn_tenancy::members::Backups,
+) -> Result<cairn_tenancy::members::Retired, Error> {
+    let removal = crate::users::remove::Removal { user, backups };
+    crate::users::remove::remove(
+        &cell.db,
+        None,
+        &cell.logins,
+        Region::Us,
+        by,
+        removal,
+        "192.0.2.9",
+    )
+    .await
+}
+
 /// What an invitee types to accept `code`.
 fn acceptance(code: &str, email: &str) -> crate::users::accept::Acceptance {
     let local = email.split('@').next().unwrap_or("someone");
