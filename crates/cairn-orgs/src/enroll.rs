@@ -222,7 +222,7 @@ pub(crate) async fn enroll(
         .map_err(db_err("using an enrollment key"))?;
     if claimed.rows_affected != 1 {
         return Err(Error::FailedPrecondition(
-            "this enrollment key was already used or revoked; create a new one".into(),
+            "this enrollment key was already used; create a new one".into(),
         ));
     }
     let credential = random_secret();
