@@ -6,6 +6,7 @@
 mod deletion;
 mod export;
 mod invitations;
+mod leaving;
 mod profile;
 mod roles;
 mod sessions;
