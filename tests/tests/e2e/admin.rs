@@ -25,9 +25,10 @@ use cairn_proto::backup::v1::backup_service_client::BackupServiceClient;
 use cairn_proto::orgs::v1::orgs_service_client::OrgsServiceClient;
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, CreateGroupRequest, DeleteGroupRequest, GetCompanyRequest,
-    GetUsageRequest, ListAgentsRequest, ListEmployeeCountsRequest, ListGroupsRequest,
-    MoveAgentRequest, Policy, RenameAgentRequest, RevokeAgentRequest, SetQuotaRequest,
-    SetSeatsRequest, UpdateCompanyRequest, UpdateGroupRequest,
+    GetUsageRequest, ListAgentsRequest, ListEmployeeCountsRequest, ListEnrollmentKeysRequest,
+    ListGroupsRequest, MoveAgentRequest, Policy, RenameAgentRequest, RevokeAgentRequest,
+    RevokeEnrollmentKeyRequest, SetQuotaRequest, SetSeatsRequest, UpdateCompanyRequest,
+    UpdateGroupRequest,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -231,6 +232,32 @@ async fn roles_are_enforced_on_every_admin_call() {
                 "CreateEnrollmentKey (own machine)",
                 orgs.create_enrollment_key(authed(t, CreateEnrollmentKeyRequest::default())),
                 [Yes, Yes, Yes]
+            );
+            check!(
+                "ListEnrollmentKeys",
+                orgs.list_enrollment_keys(authed(t, ListEnrollmentKeysRequest {})),
+                [Yes, Yes, Yes]
+            );
+            check!(
+                "RevokeEnrollmentKey (unknown)",
+                orgs.revoke_enrollment_key(authed(
+                    t,
+                    RevokeEnrollmentKeyRequest {
+                        key_id: unknown.clone()
+                    }
+                )),
+                [Nf, Nf, Nf]
+            );
+            check!(
+                "RemoveUser (no choice for the backups)",
+                users.remove_user(authed(
+                    t,
+                    RemoveUserRequest {
+                        user_id: member_id.clone(),
+                        backups: MemberBackups::Unspecified as i32,
+                    }
+                )),
+                [Inv, Inv, No]
             );
             check!(
                 "CreateEnrollmentKey (the owner's machine)",
