@@ -17,6 +17,13 @@ use cairn_proto::common::v1::AccessToken;
 use crate::DirectoryLink;
 use crate::profile::ProfileChanges;
 
+/// The cell's mail: the outbox worker to wake after a mail is committed, and
+/// where mail goes (to remove a deleted account's `.eml` files).
+pub struct Mail {
+    pub wake: Arc<Notify>,
+    pub mailer: Mailer,
+}
+
 pub struct AccountsService {
     db: DatabaseConnection,
     auth: Authenticator,
@@ -38,9 +45,8 @@ impl AccountsService {
         issuer: Arc<TokenIssuer>,
         master: Arc<MasterKey>,
         directory: DirectoryLink,
-        mail: Arc<Notify>,
+        mail: Mail,
         store: CellStore,
-        mailer: Mailer,
     ) -> Self {
         AccountsService {
             db,
@@ -48,9 +54,9 @@ impl AccountsService {
             issuer,
             master,
             directory,
-            mail,
+            mail: mail.wake,
             store,
-            mailer,
+            mailer: mail.mailer,
         }
     }
 }

@@ -17,7 +17,7 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tower_layer::{Identity, Stack};
 
-use cairn_accounts::{AccountsService, DirectoryLink, UsersService};
+use cairn_accounts::{AccountsService, DirectoryLink, Mail, UsersService};
 use cairn_auth::{Authenticator, SigningKey, TokenIssuer, TokenVerifier};
 use cairn_backup::BackupService;
 use cairn_core::Region;
@@ -306,9 +306,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             issuer.clone(),
             master.clone(),
             link,
-            wake_mail,
+            Mail {
+                wake: wake_mail,
+                mailer,
+            },
             store.clone(),
-            mailer,
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
         let backup = BackupService::new(db, store, auth);

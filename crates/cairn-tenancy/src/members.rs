@@ -7,7 +7,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use cairn_core::{Error, UserId};
 use cairn_entity::regional::{agent, enrollment_key, snapshot, snapshot_ref_page};
@@ -146,14 +146,10 @@ pub async fn snapshots_of<C: ConnectionTrait>(
         .and_where(agent::Column::CompanyId.eq(scope.uuid()))
         .and_where(agent::Column::OwnerUserId.eq(user.0))
         .to_owned();
-    let rows: Vec<uuid::Uuid> = snapshot::Entity::find()
-        .select_only()
-        .column(snapshot::Column::Id)
+    snapshot::Entity::find()
         .filter(snapshot::Column::CompanyId.eq(scope.uuid()))
         .filter(snapshot::Column::AgentId.in_subquery(machines))
-        .into_tuple()
-        .all(db)
+        .count(db)
         .await
-        .map_err(db_err("counting a user's snapshots"))?;
-    Ok(rows.len() as u64)
+        .map_err(db_err("counting a user's snapshots"))
 }
