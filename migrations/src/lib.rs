@@ -14,6 +14,7 @@ mod m20261123_000007_administration;
 mod m20261123_000008_personal_key;
 mod m20261123_000009_snapshot_refs;
 mod m20261124_000010_snapshot_ref_pages;
+mod m20261204_000012_member_lifecycle;
 
 pub struct RegionalMigrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000008_personal_key::Migration),
             Box::new(m20261123_000009_snapshot_refs::Migration),
             Box::new(m20261124_000010_snapshot_ref_pages::Migration),
+            Box::new(m20261204_000012_member_lifecycle::Migration),
         ]
     }
 }
@@ -103,6 +105,11 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB))
             .pragma("journal_size_limit", SQLITE_WAL_LIMIT_BYTES.to_string())
+            // Deleted rows are overwritten with zeros, not left in free
+            // pages and cells: an account deleted is gone from the file
+            // once the write-ahead log is checkpointed
+            // (`cairn_entity::checkpoint_deleted`).
+            .pragma("secure_delete", "ON")
     });
     Database::connect(options).await
 }
@@ -225,6 +232,50 @@ mod tests {
                 assert_eq!(limit as u64, super::SQLITE_WAL_LIMIT_BYTES);
                 open.push(txn);
             }
+        }
+    }
+    /// A deleted row leaves no trace in the SQLite file once the log is
+    /// checkpointed: every connection zeroes what it deletes.
+    #[tokio::test]
+    async fn sqlite_deletes_leave_no_bytes_behind() {
+        let test_db = crate::testing::sqlite().unwrap();
+        let db = super::connect(&test_db.url).await.unwrap();
+        let marker = "mo.member@forgotten.example.com";
+        db.execute_unprepared("CREATE TABLE people (email TEXT)")
+            .await
+            .unwrap();
+        db.execute_unprepared("INSERT INTO people VALUES ('someone@kept.example.com')")
+            .await
+            .unwrap();
+        db.execute_unprepared(&format!("INSERT INTO people VALUES ('{marker}')"))
+            .await
+            .unwrap();
+        db.execute_unprepared(&format!("DELETE FROM people WHERE email = '{marker}'"))
+            .await
+            .unwrap();
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap();
+        let path = test_db.url.trim_start_matches("sqlite://");
+        let path = path.split('?').next().unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        let found = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(found("someone@kept.example.com"), "the file was not read");
+        assert!(!found(marker), "the deleted row is still in the file");
+        let mut open = Vec::new();
+        for _ in 0..super::SQLITE_CONNECTIONS {
+            let txn = db.begin().await.unwrap();
+            let row = txn
+                .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+                    txn.get_database_backend(),
+                    "PRAGMA secure_delete",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+            open.push(txn);
         }
     }
 }

@@ -381,3 +381,211 @@ async fn profile_export_and_deletion() {
         );
     }
 }
+
+/// Whether any of `needles` is in the bytes of `path`.
+fn holds(path: &std::path::Path, needles: &[&str]) -> Option<String> {
+    let bytes = fs::read(path).unwrap_or_default();
+    needles
+        .iter()
+        .find(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes()))
+        .map(|n| format!("{n} in {}", path.display()))
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Invites `email` into the owner's company as a member named `name`,
+/// accepts, logs in; returns the member's session.
+async fn member(
+    cluster: &Cluster,
+    owner: &std::path::Path,
+    email: &str,
+    name: &str,
+) -> std::path::PathBuf {
+    cluster
+        .ctl(owner, &["users", "invite", email, "--role", "member"])
+        .await
+        .unwrap();
+    let code = cluster
+        .mailed_code(Region::Us, email, "Lima invites you")
+        .await;
+    let session = cluster.path(&format!("{email}.session"));
+    let username = format!("{}-member", email.split('@').next().unwrap());
+    cluster
+        .ctl(
+            &session,
+            &[
+                "invitation",
+                "accept",
+                "--code",
+                &code,
+                "--name",
+                name,
+                "--username",
+                &username,
+                "--password",
+                "member horse battery",
+                "--i-am-13-or-older",
+            ],
+        )
+        .await
+        .unwrap();
+    cluster
+        .ctl(
+            &session,
+            &[
+                "login",
+                "--email",
+                email,
+                "--password",
+                "member horse battery",
+            ],
+        )
+        .await
+        .unwrap();
+    session
+}
+
+/// A member removed with `--delete-backups` and a member deleting their own
+/// account: their machines are revoked, their unused keys enroll nothing,
+/// the backups go or stay as decided, and neither the cell's database file
+/// nor its mail folder holds their address or their name afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_leaves_leaves_no_trace() {
+    for backend in backends() {
+        let cluster = Cluster::start(backend).await;
+        let (owner, company) = cluster.signup("Lima", "US", "lee@lima.com", 5).await;
+        let data = cluster.path("lima-files");
+        fs::create_dir_all(&data).unwrap();
+        fs::write(data.join("notes.txt"), "quarterly notes\n").unwrap();
+        let people = [
+            ("mo@lima.com", "Mo Membername"),
+            ("nia@lima.com", "Nia Removedname"),
+        ];
+        let mut spare_keys = Vec::new();
+        for (email, name) in people {
+            let session = member(&cluster, &owner, email, name).await;
+            let laptop = cluster
+                .enroll(&session, &format!("{}-laptop", &email[..2]))
+                .await;
+            cluster
+                .agent(&laptop, &["backup", data.to_str().unwrap()])
+                .await
+                .unwrap();
+            let spare = cluster
+                .ctl(
+                    &session,
+                    &["enrollment-key", "create", "--ttl-hours", "720"],
+                )
+                .await
+                .unwrap();
+            spare_keys.push((session, laptop, spare.trim().to_owned()));
+        }
+        let listed = cluster
+            .ctl(&owner, &["enrollment-key", "list"])
+            .await
+            .unwrap();
+        assert_eq!(listed.matches("  unused  ").count(), 2, "{listed}");
+        assert_eq!(listed.matches("  used  ").count(), 2, "{listed}");
+
+        // The admin removes Nia and must say what becomes of her backups.
+        let users = cluster.ctl(&owner, &["users", "list"]).await.unwrap();
+        let nia = users
+            .lines()
+            .find(|l| l.contains("nia@lima.com"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+        let refused = cluster.ctl(&owner, &["users", "remove", &nia]).await;
+        assert!(refused.is_err(), "a removal without a choice went through");
+        let removed = cluster
+            .ctl(&owner, &["users", "remove", &nia, "--delete-backups"])
+            .await
+            .unwrap();
+        assert!(
+            removed.contains("1 machines revoked")
+                && removed.contains("1 unused enrollment keys revoked")
+                && removed.contains("1 snapshots deleted"),
+            "{removed}"
+        );
+
+        // Mo deletes their own account: their backups stay the company's.
+        let (mo_session, mo_laptop, _) = &spare_keys[0];
+        cluster
+            .ctl(
+                mo_session,
+                &["account", "delete", "--password", "member horse battery"],
+            )
+            .await
+            .unwrap();
+
+        // Machines revoked, spare keys dead, Mo's snapshot kept, Nia's gone.
+        for (_, laptop, spare) in &spare_keys {
+            let err = cluster.agent(laptop, &["snapshots"]).await.unwrap_err();
+            assert!(
+                format!("{err:#}").contains("cannot sign the agent in"),
+                "{err:#}"
+            );
+            let state = cluster.path(&format!("spare-{}", &spare[3..11]));
+            let err = cluster
+                .agent(&state, &["enroll", "--key", spare, "--hostname", "stolen"])
+                .await
+                .unwrap_err();
+            assert!(format!("{err:#}").contains("revoked"), "{err:#}");
+        }
+        let _ = mo_laptop;
+        let db = cluster.cell_db(Region::Us).await;
+        let snapshots = <cairn_entity::regional::snapshot::Entity as EntityTrait>::find()
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(snapshots.len(), 1, "{backend:?}");
+        assert_eq!(snapshots[0].hostname, "mo-laptop");
+        let listed = cluster
+            .ctl(&owner, &["enrollment-key", "list"])
+            .await
+            .unwrap();
+        assert_eq!(listed.matches("  revoked  ").count(), 2, "{listed}");
+        assert!(cluster.company_rows(Region::Us, &company).await > 0);
+
+        // Nothing of either in the database file or the mail folder.
+        let needles: Vec<&str> = people.iter().flat_map(|(e, n)| [*e, *n]).collect();
+        let mut found = Vec::new();
+        let mail = cluster.config.cell_mail_folder(Region::Us);
+        assert!(
+            !files_under(&mail).is_empty(),
+            "no mail in {}",
+            mail.display()
+        );
+        for file in files_under(&mail) {
+            found.extend(holds(&file, &needles));
+        }
+        if backend == cairn_e2e::Backend::Sqlite {
+            let url = cluster
+                .config
+                .cell_database_url(Region::Us, &cluster.config.cells[&Region::Us]);
+            let path = url.strip_prefix("sqlite://").unwrap();
+            let path = std::path::PathBuf::from(path.split('?').next().unwrap());
+            assert!(
+                holds(&path, &["lee@lima.com"]).is_some(),
+                "the file was not read"
+            );
+            for file in [path.clone(), path.with_extension("db-wal")] {
+                found.extend(holds(&file, &needles));
+            }
+        }
+        assert!(found.is_empty(), "{backend:?}: {found:?}");
+        cluster.stop().await;
+    }
+}

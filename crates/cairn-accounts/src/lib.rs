@@ -35,5 +35,5 @@ mod tests;
 
 pub use directory_link::DirectoryLink;
 pub use logins::Logins;
-pub use service::AccountsService;
+pub use service::{AccountsService, Mail};
 pub use users_service::UsersService;

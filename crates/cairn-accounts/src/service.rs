@@ -10,11 +10,19 @@ use tonic::{Request, Response, Status};
 use cairn_auth::{Authenticator, TokenIssuer, client_ip};
 use cairn_core::validate::SignUp;
 use cairn_crypto::MasterKey;
+use cairn_outbox::Mailer;
 use cairn_proto::accounts::v1 as pb;
 use cairn_proto::common::v1::AccessToken;
 
 use crate::DirectoryLink;
 use crate::profile::ProfileChanges;
+
+/// The cell's mail: the outbox worker to wake after a mail is committed, and
+/// where mail goes (to remove a deleted account's `.eml` files).
+pub struct Mail {
+    pub wake: Arc<Notify>,
+    pub mailer: Mailer,
+}
 
 pub struct AccountsService {
     db: DatabaseConnection,
@@ -26,6 +34,8 @@ pub struct AccountsService {
     mail: Arc<Notify>,
     /// The cell's bucket, to delete a company's objects.
     store: CellStore,
+    /// Where mail goes, to remove a deleted account's `.eml` files.
+    mailer: Mailer,
 }
 
 impl AccountsService {
@@ -35,7 +45,7 @@ impl AccountsService {
         issuer: Arc<TokenIssuer>,
         master: Arc<MasterKey>,
         directory: DirectoryLink,
-        mail: Arc<Notify>,
+        mail: Mail,
         store: CellStore,
     ) -> Self {
         AccountsService {
@@ -44,8 +54,9 @@ impl AccountsService {
             issuer,
             master,
             directory,
-            mail,
+            mail: mail.wake,
             store,
+            mailer: mail.mailer,
         }
     }
 }
@@ -216,6 +227,7 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         let company_deleted = crate::delete::delete(
             &self.db,
             &self.store,
+            Some(&self.mailer),
             &self.directory,
             &claims,
             req.password,

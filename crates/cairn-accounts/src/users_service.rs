@@ -13,14 +13,16 @@ use cairn_core::people::{JobTitle, PersonName};
 use cairn_core::validate::{Email, username};
 use cairn_core::{Error, GroupId, InvitationId, UserId};
 use cairn_entity::regional::invitation;
+use cairn_outbox::Mailer;
 use cairn_proto::accounts::v1 as pb;
 use cairn_tenancy::access::{self, ADMINS, UserCaller};
+use cairn_tenancy::members::Backups;
 
 use crate::DirectoryLink;
 use crate::users::accept::{Acceptance, accept};
 use crate::users::invite::{Invitee, invite, revoke};
 use crate::users::list::list;
-use crate::users::remove::remove;
+use crate::users::remove::{Removal, remove};
 use crate::users::roles::{GroupMove, RoleChange, change_role, set_group};
 use crate::users::{AssignableRole, InvitationCode, Member};
 
@@ -29,6 +31,8 @@ pub struct UsersService {
     auth: Authenticator,
     directory: DirectoryLink,
     mail: Arc<Notify>,
+    /// Where mail goes, to remove a removed user's `.eml` files.
+    mailer: Mailer,
 }
 
 impl UsersService {
@@ -37,12 +41,14 @@ impl UsersService {
         auth: Authenticator,
         directory: DirectoryLink,
         mail: Arc<Notify>,
+        mailer: Mailer,
     ) -> Self {
         UsersService {
             db,
             auth,
             directory,
             mail,
+            mailer,
         }
     }
 
@@ -54,6 +60,25 @@ impl UsersService {
 
     async fn admin<T>(&self, request: &Request<T>) -> Result<UserCaller, Error> {
         self.user(request, ADMINS).await
+    }
+}
+
+impl TryFrom<&pb::RemoveUserRequest> for Removal {
+    type Error = Error;
+
+    fn try_from(req: &pb::RemoveUserRequest) -> Result<Self, Error> {
+        let user = UserId::parse(&req.user_id, "user_id")?;
+        let backups = match pb::MemberBackups::try_from(req.backups) {
+            Ok(pb::MemberBackups::Keep) => Backups::Keep,
+            Ok(pb::MemberBackups::Delete) => Backups::Delete,
+            Ok(pb::MemberBackups::Unspecified) | Err(_) => {
+                return Err(Error::invalid(
+                    "backups",
+                    "say whether the user's backups are kept for the company or deleted",
+                ));
+            }
+        };
+        Ok(Removal { user, backups })
     }
 }
 
@@ -203,9 +228,26 @@ impl pb::users_service_server::UsersService for UsersService {
         request: Request<pb::RemoveUserRequest>,
     ) -> Result<Response<pb::RemoveUserResponse>, Status> {
         let caller = self.admin(&request).await?;
-        let id = UserId::parse(&request.get_ref().user_id, "user_id")?;
-        remove(&self.db, &self.directory, self.auth.region(), &caller, id).await?;
-        Ok(Response::new(pb::RemoveUserResponse {}))
+        let ip = client_ip(&request);
+        let removal = Removal::try_from(request.get_ref())?;
+        let region = self.auth.region();
+        let mailer = Some(&self.mailer);
+        let done = remove(
+            &self.db,
+            mailer,
+            &self.directory,
+            region,
+            &caller,
+            removal,
+            &ip,
+        )
+        .await?;
+        Ok(Response::new(pb::RemoveUserResponse {
+            agents_revoked: done.agents_revoked,
+            keys_revoked: done.keys_revoked,
+            snapshots_kept: done.snapshots_kept,
+            snapshots_deleted: done.snapshots_deleted,
+        }))
     }
 
     async fn accept_invitation(

@@ -74,6 +74,7 @@ uuid_id!(AgentId, "agent_id");
 uuid_id!(SnapshotId, "snapshot_id");
 uuid_id!(GroupId, "group_id");
 uuid_id!(InvitationId, "invitation_id");
+uuid_id!(EnrollmentKeyId, "key_id");
 
 macro_rules! hash_id {
     ($name:ident) => {

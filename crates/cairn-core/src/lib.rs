@@ -23,7 +23,9 @@ pub mod transport;
 pub mod validate;
 
 pub use error::{EntityKind, Error, Result};
-pub use ids::{AgentId, ChunkId, CompanyId, GroupId, InvitationId, PackId, SnapshotId, UserId};
+pub use ids::{
+    AgentId, ChunkId, CompanyId, EnrollmentKeyId, GroupId, InvitationId, PackId, SnapshotId, UserId,
+};
 pub use reason::{ERROR_DOMAIN, Reason};
 pub use region::Region;
 

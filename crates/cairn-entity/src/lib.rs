@@ -75,6 +75,33 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(
     .await
 }
 
+/// After a deletion of personal data: on SQLite, copies the write-ahead log
+/// into the database file and truncates the log to nothing, so the deleted
+/// rows' old page images leave the log as well (`secure_delete` has already
+/// zeroed them in the new pages). Readers that hold an old snapshot keep the
+/// log from being emptied: then it answers false, and the next checkpoint
+/// finishes the job. PostgreSQL keeps dead tuples until VACUUM reuses their space and
+/// the deletion in its WAL: nothing to do here.
+pub async fn checkpoint_deleted<C: sea_orm::ConnectionTrait>(
+    db: &C,
+) -> Result<bool, cairn_core::Error> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return Ok(true);
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ))
+        .await
+        .map_err(db_err("checkpointing the write-ahead log"))?;
+    // (busy, log frames, frames checkpointed): busy = 1 when readers held it up.
+    let busy = row
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0);
+    Ok(busy == 0)
+}
+
 /// Maps a database error to an internal error that says what was being done.
 pub fn db_err(what: &'static str) -> impl Fn(sea_orm::DbErr) -> cairn_core::Error {
     move |err| cairn_core::Error::internal_with(what, err)

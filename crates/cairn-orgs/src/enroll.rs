@@ -46,8 +46,10 @@ pub(crate) struct NewKey {
 
 /// Creates a one-time key `<region>-<secret>`; the region prefix tells an
 /// agent which cell to enroll with. Members enroll their own machines into
-/// their own group; admins anyone's, into any group. Only a confirmed email
-/// address may enroll machines.
+/// their own group; admins anyone's, into any group (setting up a colleague's
+/// laptop), and the key then belongs to both: it is revoked when either
+/// leaves. The creator is always the caller; nothing changes a key's creator
+/// or owner later. Only a confirmed email address may enroll machines.
 pub(crate) async fn create_key(
     db: &DatabaseConnection,
     caller: &Caller<'_>,
@@ -93,6 +95,7 @@ pub(crate) async fn create_key(
         used_by_agent: Set(None),
         owner_user_id: Set(Some(owner.0)),
         group_id: Set(group),
+        revoked_at: Set(None),
     }
     .insert(db)
     .await
@@ -179,6 +182,11 @@ pub(crate) async fn enroll(
             "this enrollment key was already used; create a new one".into(),
         ));
     }
+    if key.revoked_at.is_some() {
+        return Err(Error::FailedPrecondition(
+            "this enrollment key was revoked; create a new one".into(),
+        ));
+    }
     if key.expires_at < now {
         return Err(Error::FailedPrecondition(
             "this enrollment key has expired; create a new one".into(),
@@ -208,6 +216,7 @@ pub(crate) async fn enroll(
         .col_expr(enrollment_key::Column::UsedByAgent, Expr::value(agent_id.0))
         .filter(enrollment_key::Column::Id.eq(key.id))
         .filter(enrollment_key::Column::UsedAt.is_null())
+        .filter(enrollment_key::Column::RevokedAt.is_null())
         .exec(&txn)
         .await
         .map_err(db_err("using an enrollment key"))?;
@@ -217,17 +226,32 @@ pub(crate) async fn enroll(
         ));
     }
     let credential = random_secret();
+    // A key dies with the people it belongs to: whoever made it and whoever
+    // the machine is for (keys left by removals before keys were revoked
+    // with their people are refused here).
     let owner = key.owner_user_id.unwrap_or(key.created_by);
-    // The key's group, else the owner's.
-    let group = match key.group_id {
-        Some(g) => Some(g),
-        None => user::Entity::find_by_id(owner)
+    let left = || {
+        Error::FailedPrecondition(
+            "the person this enrollment key belongs to has left the company; create a new one"
+                .into(),
+        )
+    };
+    let machine_owner = user::Entity::find_by_id(owner)
+        .filter(user::Column::CompanyId.eq(company.id))
+        .one(&txn)
+        .await
+        .map_err(db_err("finding a machine's owner"))?
+        .ok_or_else(left)?;
+    if key.created_by != owner {
+        user::Entity::find_by_id(key.created_by)
             .filter(user::Column::CompanyId.eq(company.id))
             .one(&txn)
             .await
-            .map_err(db_err("finding a machine's owner"))?
-            .and_then(|u| u.group_id),
-    };
+            .map_err(db_err("finding a key's creator"))?
+            .ok_or_else(left)?;
+    }
+    // The key's group, else the owner's.
+    let group = key.group_id.or(machine_owner.group_id);
     agent::ActiveModel {
         id: Set(agent_id.0),
         company_id: Set(company.id),

@@ -9,7 +9,7 @@
 //! Only the adapter (`api`) knows the gRPC types: it converts each request into a
 //! domain input with `TryFrom` (each limit on its newtype in
 //! `cairn_core::limits`), calls a domain function (`company`, `groups`,
-//! `agents`, `enroll`, `usage`) and converts the result back.
+//! `agents`, `enroll`, `keys`, `usage`) and converts the result back.
 //!
 //! What other services need of groups, quotas, agent status and callers lives
 //! in cairn-tenancy; this crate depends on no other service crate.
@@ -21,6 +21,7 @@ mod caller;
 mod company;
 mod enroll;
 mod groups;
+mod keys;
 pub mod maintenance;
 mod usage;
 

@@ -202,8 +202,11 @@ impl OutboxWorker {
     }
 
     async fn finish(&self, id: uuid::Uuid, note: Option<&str>) -> Result<(), Error> {
+        // The body (codes, the names of who invited whom) is not needed
+        // once the mail has gone.
         outbox::Entity::update_many()
             .col_expr(outbox::Column::SentAt, Expr::value(Utc::now()))
+            .col_expr(outbox::Column::Body, Expr::value(""))
             .col_expr(
                 outbox::Column::LastError,
                 Expr::value(note.map(str::to_owned)),

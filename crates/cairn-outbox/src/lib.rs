@@ -5,10 +5,17 @@
 //! retrying with backoff. Marketing mail is skipped for users who opted out;
 //! service mail always goes.
 //!
+//! A mail's body is emptied once it is delivered (or skipped): the row stays
+//! as the record that it went, without the codes and names it carried.
+//! Deleting an account forgets the rows and `.eml` files addressed to it
+//! ([`forget_rows`], [`Mailer::forget_files`]).
+//!
 //! Mail bodies never reach the logs.
 
 mod deliver;
 mod enqueue;
+mod forget;
 
 pub use deliver::{Mailer, OutboxWorker};
 pub use enqueue::{MailKind, enqueue};
+pub use forget::forget_rows;

@@ -17,7 +17,7 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tower_layer::{Identity, Stack};
 
-use cairn_accounts::{AccountsService, DirectoryLink, UsersService};
+use cairn_accounts::{AccountsService, DirectoryLink, Mail, UsersService};
 use cairn_auth::{Authenticator, SigningKey, TokenIssuer, TokenVerifier};
 use cairn_backup::BackupService;
 use cairn_core::Region;
@@ -272,7 +272,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         }
         let outbox = OutboxWorker::new(
             db.clone(),
-            mailer,
+            mailer.clone(),
             cell.mail_from
                 .as_deref()
                 .unwrap_or("Cairn <no-reply@cairn.invalid>"),
@@ -293,14 +293,23 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             Ok(())
         });
 
-        let users = UsersService::new(db.clone(), auth.clone(), link.clone(), wake_mail.clone());
+        let users = UsersService::new(
+            db.clone(),
+            auth.clone(),
+            link.clone(),
+            wake_mail.clone(),
+            mailer.clone(),
+        );
         let accounts = AccountsService::new(
             db.clone(),
             auth.clone(),
             issuer.clone(),
             master.clone(),
             link,
-            wake_mail,
+            Mail {
+                wake: wake_mail,
+                mailer,
+            },
             store.clone(),
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);

@@ -18,16 +18,17 @@ use cairn_e2e::{Cluster, authed, backends, noise};
 use cairn_entity::regional::agent;
 use cairn_proto::accounts::v1::users_service_client::UsersServiceClient;
 use cairn_proto::accounts::v1::{
-    ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, RemoveUserRequest,
+    ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, MemberBackups, RemoveUserRequest,
 };
 use cairn_proto::backup::v1::DeleteSnapshotRequest;
 use cairn_proto::backup::v1::backup_service_client::BackupServiceClient;
 use cairn_proto::orgs::v1::orgs_service_client::OrgsServiceClient;
 use cairn_proto::orgs::v1::{
     CreateEnrollmentKeyRequest, CreateGroupRequest, DeleteGroupRequest, GetCompanyRequest,
-    GetUsageRequest, ListAgentsRequest, ListEmployeeCountsRequest, ListGroupsRequest,
-    MoveAgentRequest, Policy, RenameAgentRequest, RevokeAgentRequest, SetQuotaRequest,
-    SetSeatsRequest, UpdateCompanyRequest, UpdateGroupRequest,
+    GetUsageRequest, ListAgentsRequest, ListEmployeeCountsRequest, ListEnrollmentKeysRequest,
+    ListGroupsRequest, MoveAgentRequest, Policy, RenameAgentRequest, RevokeAgentRequest,
+    RevokeEnrollmentKeyRequest, SetQuotaRequest, SetSeatsRequest, UpdateCompanyRequest,
+    UpdateGroupRequest,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -233,6 +234,32 @@ async fn roles_are_enforced_on_every_admin_call() {
                 [Yes, Yes, Yes]
             );
             check!(
+                "ListEnrollmentKeys",
+                orgs.list_enrollment_keys(authed(t, ListEnrollmentKeysRequest {})),
+                [Yes, Yes, Yes]
+            );
+            check!(
+                "RevokeEnrollmentKey (unknown)",
+                orgs.revoke_enrollment_key(authed(
+                    t,
+                    RevokeEnrollmentKeyRequest {
+                        key_id: unknown.clone()
+                    }
+                )),
+                [Nf, Nf, Nf]
+            );
+            check!(
+                "RemoveUser (no choice for the backups)",
+                users.remove_user(authed(
+                    t,
+                    RemoveUserRequest {
+                        user_id: member_id.clone(),
+                        backups: MemberBackups::Unspecified as i32,
+                    }
+                )),
+                [Inv, Inv, No]
+            );
+            check!(
                 "CreateEnrollmentKey (the owner's machine)",
                 orgs.create_enrollment_key(authed(
                     t,
@@ -380,7 +407,8 @@ async fn roles_are_enforced_on_every_admin_call() {
                 users.remove_user(authed(
                     t,
                     RemoveUserRequest {
-                        user_id: owner_id.clone()
+                        user_id: owner_id.clone(),
+                        backups: MemberBackups::Keep as i32,
                     }
                 )),
                 [No, No, No]
@@ -422,7 +450,8 @@ async fn roles_are_enforced_on_every_admin_call() {
                     .remove_user(authed(
                         s,
                         RemoveUserRequest {
-                            user_id: member_id.clone()
+                            user_id: member_id.clone(),
+                            backups: MemberBackups::Keep as i32,
                         }
                     ))
                     .await
@@ -530,6 +559,7 @@ async fn roles_are_enforced_on_every_admin_call() {
                 owner_token,
                 RemoveUserRequest {
                     user_id: member_id.clone(),
+                    backups: MemberBackups::Keep as i32,
                 },
             ))
             .await

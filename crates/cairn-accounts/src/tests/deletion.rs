@@ -51,6 +51,7 @@ async fn a_user_deleting_themself_leaves_the_company() {
         let company_deleted = delete(
             &cell.db,
             &cell.store,
+            None,
             &cell.logins,
             &claims(&bob),
             PASSWORD.into(),
@@ -82,6 +83,7 @@ async fn deleting_needs_the_password_and_the_owner_the_company_name() {
         let err = delete(
             &cell.db,
             &cell.store,
+            None,
             &cell.logins,
             &claims(&owner),
             "not my password at all".into(),
@@ -96,6 +98,7 @@ async fn deleting_needs_the_password_and_the_owner_the_company_name() {
         let err = delete(
             &cell.db,
             &cell.store,
+            None,
             &cell.logins,
             &claims(&owner),
             PASSWORD.into(),
@@ -149,6 +152,7 @@ async fn the_owner_deleting_the_company_leaves_nothing_of_it_and_all_of_the_othe
         let company_deleted = delete(
             &cell.db,
             &cell.store,
+            None,
             &cell.logins,
             &claims(&gone),
             PASSWORD.into(),

@@ -6,6 +6,7 @@
 mod deletion;
 mod export;
 mod invitations;
+mod leaving;
 mod profile;
 mod roles;
 mod sessions;
@@ -206,6 +207,26 @@ async fn invited(cell: &Cell, owner: &user::Model, email: &str, role: &str) -> u
         .await
         .unwrap()
         .unwrap()
+}
+
+/// `by` removes `user` with `backups`, from 192.0.2.9, without mail files.
+async fn remove_as(
+    cell: &Cell,
+    by: &UserCaller,
+    user: cairn_core::UserId,
+    backups: cairn_tenancy::members::Backups,
+) -> Result<cairn_tenancy::members::Retired, Error> {
+    let removal = crate::users::remove::Removal { user, backups };
+    crate::users::remove::remove(
+        &cell.db,
+        None,
+        &cell.logins,
+        Region::Us,
+        by,
+        removal,
+        "192.0.2.9",
+    )
+    .await
 }
 
 /// What an invitee types to accept `code`.

@@ -3,13 +3,13 @@
 
 use sea_orm::{ActiveModelTrait, EntityTrait};
 
-use cairn_core::{Error, GroupId, Region, UserId};
+use cairn_core::{Error, GroupId, UserId};
 use cairn_entity::regional::{group, user};
 
-use super::{caller, cells, invited, sign_up};
+use super::{caller, cells, invited, remove_as, sign_up};
 use crate::users::AssignableRole;
-use crate::users::remove::remove;
 use crate::users::roles::{GroupMove, RoleChange, change_role, set_group};
+use cairn_tenancy::members::Backups;
 
 fn to(u: &user::Model, role: &str) -> RoleChange {
     RoleChange {
@@ -62,7 +62,7 @@ async fn nobody_changes_or_removes_the_owner() {
             cell.backend
         );
         for by in [&by_owner, &by_admin] {
-            let err = remove(&cell.db, &cell.logins, Region::Us, by, UserId(owner.id))
+            let err = remove_as(&cell, by, UserId(owner.id), Backups::Keep)
                 .await
                 .unwrap_err();
             assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
@@ -86,26 +86,14 @@ async fn an_admin_removes_a_member_but_not_another_admin() {
         let member = invited(&cell, &owner, "bob@acme.example.com", "member").await;
         let by_admin = caller(&cell, &admin).await;
 
-        let err = remove(
-            &cell.db,
-            &cell.logins,
-            Region::Us,
-            &by_admin,
-            UserId(other.id),
-        )
-        .await
-        .unwrap_err();
+        let err = remove_as(&cell, &by_admin, UserId(other.id), Backups::Keep)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
 
-        remove(
-            &cell.db,
-            &cell.logins,
-            Region::Us,
-            &by_admin,
-            UserId(member.id),
-        )
-        .await
-        .unwrap();
+        remove_as(&cell, &by_admin, UserId(member.id), Backups::Keep)
+            .await
+            .unwrap();
         let gone = user::Entity::find_by_id(member.id)
             .one(&cell.db)
             .await
@@ -122,7 +110,7 @@ async fn another_companys_user_is_not_found() {
         let globex = sign_up(&cell, "Globex").await;
         let theirs = invited(&cell, &globex, "hank@globex.example.com", "member").await;
         let by = caller(&cell, &acme).await;
-        let err = remove(&cell.db, &cell.logins, Region::Us, &by, UserId(theirs.id))
+        let err = remove_as(&cell, &by, UserId(theirs.id), Backups::Keep)
             .await
             .unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err:?}");

@@ -19,6 +19,8 @@ pub struct Model {
     pub owner_user_id: Option<Uuid>,
     /// The enrolled agent's group; none is the owner's group.
     pub group_id: Option<Uuid>,
+    /// Revoked before use: it enrolls nothing.
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

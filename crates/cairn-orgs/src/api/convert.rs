@@ -16,6 +16,7 @@ use crate::agents::{AgentView, CheckIn};
 use crate::company::{CompanyUpdate, CompanyView};
 use crate::enroll::{CompanyKey, Enrolled, KeyRequest};
 use crate::groups::{GroupChange, GroupView, NewGroup};
+use crate::keys::KeyView;
 use crate::usage::{UsageDay, UsageQuery, parse_day};
 
 pub(super) fn agent_id(value: &str) -> Result<AgentId, Error> {
@@ -103,6 +104,28 @@ impl TryFrom<&pb::CreateEnrollmentKeyRequest> for KeyRequest {
                 .transpose()?,
             group: given(&req.group_id).map(group_id).transpose()?,
         })
+    }
+}
+
+pub(super) fn key_id(value: &str) -> Result<cairn_core::EnrollmentKeyId, Error> {
+    cairn_core::EnrollmentKeyId::parse(value, "key_id")
+}
+
+impl From<KeyView> for pb::EnrollmentKey {
+    fn from(view: KeyView) -> Self {
+        let k = view.key;
+        pb::EnrollmentKey {
+            key_id: k.id.to_string(),
+            created_by: k.created_by.to_string(),
+            owner_user_id: k.owner_user_id.unwrap_or(k.created_by).to_string(),
+            group_id: k.group_id.map(|g| g.to_string()).unwrap_or_default(),
+            created_at: k.created_at.timestamp(),
+            expires_at: k.expires_at.timestamp(),
+            state: view.state.as_str().to_owned(),
+            agent_id: k.used_by_agent.map(|a| a.to_string()).unwrap_or_default(),
+            used_at: k.used_at.map_or(0, |t| t.timestamp()),
+            revoked_at: k.revoked_at.map_or(0, |t| t.timestamp()),
+        }
     }
 }
 

@@ -9,9 +9,9 @@ use cairn_proto::common::v1::AccessToken;
 use cairn_proto::orgs::v1 as pb;
 
 use super::OrgsService;
-use super::convert::{MoveAgent, RenameAgent, agent_id};
+use super::convert::{MoveAgent, RenameAgent, agent_id, key_id};
 use crate::caller::{ADMINS, Caller, EVERYONE, OWNER};
-use crate::{agents, company, enroll, groups, usage};
+use crate::{agents, company, enroll, groups, keys, usage};
 
 /// Builds the domain caller of a request: the user and the client address.
 macro_rules! caller {
@@ -84,6 +84,29 @@ impl pb::orgs_service_server::OrgsService for OrgsService {
             key_id: key.id.to_string(),
             expires_at: key.expires_at,
         }))
+    }
+
+    async fn list_enrollment_keys(
+        &self,
+        request: Request<pb::ListEnrollmentKeysRequest>,
+    ) -> Result<Response<pb::ListEnrollmentKeysResponse>, Status> {
+        let (user, ip) = caller!(self, request, EVERYONE);
+        let keys = keys::list(&self.db, &Caller::new(&user, &ip))
+            .await?
+            .into_iter()
+            .map(pb::EnrollmentKey::from)
+            .collect();
+        Ok(Response::new(pb::ListEnrollmentKeysResponse { keys }))
+    }
+
+    async fn revoke_enrollment_key(
+        &self,
+        request: Request<pb::RevokeEnrollmentKeyRequest>,
+    ) -> Result<Response<pb::EnrollmentKey>, Status> {
+        let (user, ip) = caller!(self, request, EVERYONE);
+        let id = key_id(&request.get_ref().key_id)?;
+        let view = keys::revoke(&self.db, &Caller::new(&user, &ip), id).await?;
+        Ok(Response::new(view.into()))
     }
 
     async fn enroll_agent(

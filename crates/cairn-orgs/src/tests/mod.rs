@@ -4,6 +4,7 @@
 
 mod enroll;
 mod groups;
+mod keys;
 mod roles;
 mod seats;
 mod usage;

@@ -4,6 +4,7 @@
 
 mod access;
 mod groups;
+mod members;
 mod quota;
 mod registry;
 

@@ -16,7 +16,7 @@ pub(crate) fn size(bytes: i64) -> String {
     ByteSize::b(bytes.max(0) as u64).display().iec().to_string()
 }
 
-pub(super) fn when(secs: i64) -> String {
+pub(crate) fn when(secs: i64) -> String {
     if secs == 0 {
         return "never".into();
     }

@@ -2,7 +2,7 @@
 //! invitations, agents, quota and usage.
 
 mod agents;
-mod format;
+pub(crate) mod format;
 mod groups;
 mod invitations;
 mod usage;

@@ -8,7 +8,7 @@ use tonic::transport::Channel;
 
 use cairn_client::Idempotency;
 use cairn_proto::accounts::v1::{
-    ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, RemoveUserRequest,
+    ChangeUserRoleRequest, InviteUserRequest, ListUsersRequest, MemberBackups, RemoveUserRequest,
     RevokeInvitationRequest, SetUserGroupRequest, users_service_client::UsersServiceClient,
 };
 
@@ -39,8 +39,20 @@ pub(crate) enum UserCommand {
     Role { user_id: String, role: String },
     /// Move a user to a group (id or name).
     Group { user_id: String, group: String },
-    /// Remove a user: their login and sessions end at once.
-    Remove { user_id: String },
+    /// Remove a user: their login and sessions end at once, their machines
+    /// and unused enrollment keys are revoked, and their backups kept for
+    /// the company or deleted: say which.
+    #[command(group(clap::ArgGroup::new("backups").required(true).args(["keep_backups", "delete_backups"])))]
+    Remove {
+        user_id: String,
+        /// Keep their machines' backups for the company (owners and admins
+        /// restore them).
+        #[arg(long)]
+        keep_backups: bool,
+        /// Delete their machines' backups.
+        #[arg(long)]
+        delete_backups: bool,
+    },
 }
 
 pub(crate) async fn run_users(
@@ -149,18 +161,38 @@ pub(crate) async fn run_users(
                 .map_err(failed("cannot move the user"))?;
             writeln!(out, "{} is now in group {}", u.email, u.group_name)?;
         }
-        UserCommand::Remove { user_id } => {
+        UserCommand::Remove {
+            user_id,
+            keep_backups,
+            delete_backups,
+        } => {
+            let backups = match (keep_backups, delete_backups) {
+                (true, false) => MemberBackups::Keep,
+                (false, true) => MemberBackups::Delete,
+                _ => anyhow::bail!("say either --keep-backups or --delete-backups"),
+            };
             let request = RemoveUserRequest {
                 user_id: user_id.clone(),
+                backups: backups as i32,
             };
-            conn.unary(
-                Idempotency::NotIdempotent,
-                request,
-                |mut c: Users, r| async move { c.remove_user(r).await },
-            )
-            .await
-            .map_err(failed("cannot remove the user"))?;
-            writeln!(out, "user {user_id} removed")?;
+            let done = conn
+                .unary(
+                    Idempotency::NotIdempotent,
+                    request,
+                    |mut c: Users, r| async move { c.remove_user(r).await },
+                )
+                .await
+                .map_err(failed("cannot remove the user"))?;
+            let backups = if delete_backups {
+                format!("{} snapshots deleted", done.snapshots_deleted)
+            } else {
+                format!("{} snapshots kept for the company", done.snapshots_kept)
+            };
+            writeln!(
+                out,
+                "user {user_id} removed: {} machines revoked, {} unused enrollment keys revoked, {backups}",
+                done.agents_revoked, done.keys_revoked
+            )?;
         }
     }
     Ok(())
