@@ -9,8 +9,18 @@ use cairn_crypto::{ChunkIdKey, DataKey, SEAL_OVERHEAD, SEAL_PREFIX};
 
 use crate::EngineError;
 
-/// Largest plaintext a blob may decode to (trees included).
+/// Largest plaintext a stored blob may decode to. New blobs are at most
+/// [`CHUNK_MAX`](crate::CHUNK_MAX); older agents sealed trees of up to this
+/// size, which still restore.
 pub const MAX_BLOB_SIZE: usize = 64 * 1024 * 1024;
+
+/// The most bytes sealing `raw_length` bytes of plaintext can take: the
+/// format byte, zstd's bound for that input (the encoder keeps the smaller
+/// of the compressed and the raw form, so this is generous), the nonce and
+/// the tag.
+pub fn max_stored_len(raw_length: u32) -> u64 {
+    (1 + zstd::zstd_safe::compress_bound(raw_length as usize) + SEAL_OVERHEAD) as u64
+}
 
 const RAW: u8 = 0;
 const ZSTD: u8 = 1;
@@ -60,8 +70,10 @@ pub fn encode_named_blob(
     id: ChunkId,
     plaintext: &[u8],
 ) -> Result<EncodedBlob, EngineError> {
-    if plaintext.len() > MAX_BLOB_SIZE {
-        return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
+    // The server refuses a record of more (see `validate_pack_records`): a
+    // directory whose tree would be larger fails here, by name of the limit.
+    if plaintext.len() > crate::CHUNK_MAX as usize {
+        return Err(EngineError::TooLarge(crate::CHUNK_MAX as usize));
     }
     // One compression context and one output buffer per thread, reused for
     // every chunk.
@@ -402,10 +414,12 @@ mod tests {
     fn oversized_plaintext_is_refused() {
         let key = DataKey::generate().unwrap();
         let ids = key.chunk_id_key();
-        let huge = vec![0u8; MAX_BLOB_SIZE + 1];
+        let huge = vec![0u8; crate::CHUNK_MAX as usize + 1];
         assert!(matches!(
             encode_blob(&key, &ids, &huge),
-            Err(EngineError::TooLarge(_))
+            Err(EngineError::TooLarge(n)) if n == crate::CHUNK_MAX as usize
         ));
+        let largest = vec![0u8; crate::CHUNK_MAX as usize];
+        assert!(encode_blob(&key, &ids, &largest).is_ok());
     }
 }

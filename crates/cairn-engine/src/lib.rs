@@ -10,7 +10,9 @@ mod error;
 mod pack;
 mod tree;
 
-pub use blob::{EncodedBlob, MAX_BLOB_SIZE, decode_blob, encode_blob, encode_named_blob};
+pub use blob::{
+    EncodedBlob, MAX_BLOB_SIZE, decode_blob, encode_blob, encode_named_blob, max_stored_len,
+};
 pub use chunker::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Chunker, chunk_slice, chunk_stream};
 pub use error::EngineError;
 pub use pack::{MAX_PACK_RECORDS, PACK_TARGET, Pack, PackBuilder, validate_pack_records};

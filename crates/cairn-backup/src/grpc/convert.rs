@@ -185,3 +185,50 @@ pub(crate) fn read_response(batch: ChunkBatch) -> Result<pb::ReadChunksResponse,
         .collect();
     Ok(pb::ReadChunksResponse { chunks })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(raw_length: u32, length: u32) -> pb::PackHeader {
+        pb::PackHeader {
+            pack_id: Vec::new(),
+            size: 64 * 1024 * 1024,
+            chunks: vec![
+                pb::ChunkRecord {
+                    id: vec![1; 32],
+                    offset: 0,
+                    length: 100,
+                    raw_length: 100,
+                },
+                pb::ChunkRecord {
+                    id: vec![2; 32],
+                    offset: 100,
+                    length,
+                    raw_length,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_any_chunk_is_refused_by_name() {
+        let max = cairn_engine::CHUNK_MAX;
+        let sealed = cairn_engine::max_stored_len(max) as u32;
+        assert!(PackHeader::try_from(header(max, sealed)).is_ok());
+        for (raw, stored, says) in [
+            (max + 1, 1000, "raw_length"),
+            (max, sealed + 1, "more than sealing"),
+            (10, 60 * 1024 * 1024, "more than sealing"),
+        ] {
+            let err = PackHeader::try_from(header(raw, stored)).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidArgument { field, .. } if field == "header.chunks"),
+                "{err}"
+            );
+            assert_eq!(err.reason(), cairn_core::Reason::InvalidArgument);
+            assert!(err.to_string().contains("pack record 1"), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+}

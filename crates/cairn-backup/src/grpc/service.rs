@@ -139,12 +139,11 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<pb::DeleteSnapshotRequest>,
     ) -> Result<Response<pb::DeleteSnapshotResponse>, Status> {
         let (caller, scope) = self.caller(&request).await?;
-        if let Caller::User(user) = &caller {
-            user.require_admin()?;
-        }
+        let ip = cairn_auth::client_ip(&request);
+        // Agents and members learn nothing about the id they sent.
+        snapshots::may_delete(&caller)?;
         let id = SnapshotId::parse(&request.get_ref().snapshot_id, "snapshot_id")?;
-        let visible = self.visible(&caller, scope).await?;
-        snapshots::delete(&self.db, scope, &visible, id).await?;
+        snapshots::delete(&self.db, scope, &caller, &ip, id).await?;
         Ok(Response::new(pb::DeleteSnapshotResponse {}))
     }
 

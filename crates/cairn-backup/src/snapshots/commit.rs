@@ -108,18 +108,19 @@ async fn record(
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::CompanyId;
+    use cairn_auth::Role;
 
     use super::*;
     use crate::snapshots::refs::PAGE_IDS;
-    use crate::snapshots::{Visible, delete};
+    use crate::snapshots::{Caller, delete};
     use crate::testing::{KEEP, company_pages, id, pages_of, requests, store_chunks};
 
     #[tokio::test]
     async fn references_are_checked_and_written_a_page_at_a_time() {
         for test_db in cairn_migration::testing::test_databases().await.unwrap() {
             let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-            let scope = CompanyScope::for_tests(CompanyId::new());
+            let scope = crate::testing::company(&db, None).await;
+            let admin = Caller::User(crate::testing::user(&db, scope, Role::Admin).await);
             let agent = AgentId(uuid::Uuid::now_v7());
             // Two and a half pages of chunks, the tree in their midst.
             let ids: Vec<ChunkId> = (0..(PAGE_IDS * 5 / 2) as u32).map(|n| id(n * 2)).collect();
@@ -184,7 +185,7 @@ mod tests {
             assert_eq!(company_pages(&db, scope).await, 6, "{}", test_db.backend);
 
             // Deleting a snapshot removes its pages.
-            delete(&db, scope, &Visible::All, SnapshotId(first.id))
+            delete(&db, scope, &admin, "", SnapshotId(first.id))
                 .await
                 .unwrap();
             assert!(pages_of(&db, first.id).await.is_empty());

@@ -20,7 +20,7 @@ mod visibility;
 #[cfg(test)]
 pub(crate) use commit::commit;
 pub(crate) use commit::commit_for_agent;
-pub(crate) use delete::delete;
+pub(crate) use delete::{delete, may_delete};
 pub(crate) use header::{SnapshotCommit, SnapshotHeader, SnapshotStats};
 pub(crate) use list::{get, list};
 pub(crate) use retention::Retention;
