@@ -11,8 +11,11 @@
 //! (`ingest`, `snapshots`, `read`, `index`) never see a message or a status.
 
 mod grpc;
+mod holdings;
 mod index;
 mod ingest;
+mod locate;
+mod pack_index;
 mod read;
 mod snapshots;
 #[cfg(test)]

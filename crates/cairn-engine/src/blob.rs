@@ -50,7 +50,9 @@ pub struct EncodedBlob {
 /// Names, compresses (zstd level 3, kept only when smaller; a large chunk
 /// whose sample does not compress is kept raw without trying the whole) and
 /// seals a chunk, with its id as associated data so a blob cannot pass for
-/// another.
+/// another, and a nonce derived from the id and the body
+/// ([`DataKey::seal_in_place_deterministic`]): the same chunk always
+/// encodes to the same bytes.
 /// Takes the chunk id key so a caller derives it once, not per chunk.
 pub fn encode_blob(
     key: &DataKey,
@@ -87,7 +89,9 @@ pub fn encode_named_blob(
         out.resize(SEAL_PREFIX, 0);
         out.push(format);
         out.extend_from_slice(body);
-        key.seal_in_place(id.as_bytes(), &mut out)?;
+        // Deterministic: every honest upload of this chunk is the same
+        // stored copy, which is how the server tells a forged one.
+        key.seal_in_place_deterministic(id.as_bytes(), &mut out)?;
         Ok(EncodedBlob {
             id,
             stored: out,
@@ -242,6 +246,21 @@ mod tests {
                 decode_blob(&key, &ids, &blob.id, &blob.stored).unwrap(),
                 plain
             );
+        }
+    }
+
+    #[test]
+    fn a_chunk_always_encodes_to_the_same_bytes() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        for plain in [
+            b"log line 42\n".repeat(10_000),
+            noise(300 * 1024),
+            Vec::new(),
+        ] {
+            let once = encode_blob(&key, &ids, &plain).unwrap();
+            let again = encode_blob(&key, &ids, &plain).unwrap();
+            assert_eq!(once.stored, again.stored);
         }
     }
 

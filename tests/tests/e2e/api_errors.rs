@@ -353,6 +353,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
         let status = client
             .find_missing_chunks(FindMissingChunksRequest {
                 chunk_ids: vec![vec![1; 31]],
+                digests: Vec::new(),
             })
             .await
             .unwrap_err();
@@ -389,10 +390,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
         // Users do not upload; only enrolled agents do.
         let token = cluster.user_token(Region::Us, "e@echo.com").await;
         let status = BackupServiceClient::new(cluster.channel(Region::Us).await)
-            .find_missing_chunks(authed(
-                &token,
-                FindMissingChunksRequest { chunk_ids: vec![] },
-            ))
+            .find_missing_chunks(authed(&token, FindMissingChunksRequest::default()))
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);

@@ -81,7 +81,8 @@ async fn another_companys_objects_are_not_found() {
         assert_eq!(
             code_of(
                 b.read_chunks(ReadChunksRequest {
-                    chunk_ids: vec![tree.clone()]
+                    chunk_ids: vec![tree.clone()],
+                    snapshot_id: a_snapshot.clone(),
                 })
                 .await
             ),

@@ -15,6 +15,7 @@ mod isolation;
 mod killed;
 mod mail;
 mod personal_key;
+mod poisoning;
 mod reasons;
 mod sessions;
 mod stalled;

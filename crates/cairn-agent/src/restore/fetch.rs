@@ -31,8 +31,15 @@ impl Restorer {
                 if !batch.contains(&id) {
                     anyhow::bail!("the server sent chunk {id}, which was not asked for");
                 }
-                let plain = decode_blob(&self.key, &self.ids, &id, &data)
-                    .map_err(|e| format!("chunk {id} is damaged: {e}"));
+                // The server sends the copy the snapshot's person uploaded;
+                // one that does not open, or opens to other bytes, was
+                // damaged in storage or forged by another machine.
+                let plain = decode_blob(&self.key, &self.ids, &id, &data).map_err(|e| {
+                    format!(
+                        "chunk {id} is damaged or forged (its stored copy does not decrypt \
+                         to the chunk its id names): {e}"
+                    )
+                });
                 out.insert(id, plain);
             }
         }
@@ -46,6 +53,7 @@ impl Restorer {
     fn read_chunks(&self, batch: &[ChunkId], bytes: u64) -> anyhow::Result<Vec<(ChunkId, Bytes)>> {
         let request = ReadChunksRequest {
             chunk_ids: batch.iter().map(|id| id.0.to_vec()).collect(),
+            snapshot_id: self.snapshot.to_string(),
         };
         // The answer is read whole within a deadline sized to the chunks
         // asked for, so a stalled cell cannot hold the restore.

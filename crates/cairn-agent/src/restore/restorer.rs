@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::runtime::Handle;
 
-use cairn_core::ChunkId;
+use cairn_core::{ChunkId, SnapshotId};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_proto::backup::v1::Node;
 
@@ -35,6 +35,8 @@ pub(super) enum Job {
 pub(super) type Fetched = HashMap<ChunkId, Result<Bytes, String>>;
 
 pub(super) struct Restorer {
+    /// The snapshot restored: the server serves only its chunks.
+    pub(super) snapshot: SnapshotId,
     pub(super) key: DataKey,
     pub(super) ids: ChunkIdKey,
     pub(super) client: AgentClient,

@@ -11,6 +11,7 @@ use cairn_core::{ChunkId, Error, PackId};
 use cairn_entity::regional::snapshot;
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request, upload_pack_request};
 
+use crate::holdings::Digest;
 use crate::ingest::{PackHeader, PackRecord, PackUpload};
 use crate::read::ChunkBatch;
 use crate::snapshots::{SnapshotCommit, SnapshotHeader, SnapshotStats};
@@ -29,6 +30,35 @@ pub(crate) fn parse_ids(field: &str, raw: &[Vec<u8>]) -> Result<Vec<ChunkId>, Er
     }
     raw.iter()
         .map(|id| ChunkId::from_slice(id, field))
+        .collect()
+}
+
+/// A FindMissingChunks request, checked: the ids, each with the digest of
+/// the caller's sealed copy when it sent digests.
+pub(crate) fn missing_query(
+    request: &pb::FindMissingChunksRequest,
+) -> Result<Vec<(ChunkId, Option<Digest>)>, Error> {
+    let ids = parse_ids("chunk_ids", &request.chunk_ids)?;
+    if request.digests.is_empty() {
+        return Ok(ids.into_iter().map(|id| (id, None)).collect());
+    }
+    if request.digests.len() != ids.len() {
+        return Err(Error::invalid(
+            "digests",
+            format!(
+                "one per chunk id or none: {} digests for {} ids",
+                request.digests.len(),
+                ids.len()
+            ),
+        ));
+    }
+    ids.into_iter()
+        .zip(&request.digests)
+        .map(|(id, digest)| {
+            let digest = Digest::try_from(digest.as_slice())
+                .map_err(|_| Error::invalid("digests", "each digest must be 32 bytes"))?;
+            Ok((id, Some(digest)))
+        })
         .collect()
 }
 

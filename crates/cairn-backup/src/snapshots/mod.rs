@@ -17,9 +17,9 @@ mod retention;
 mod sweep;
 mod visibility;
 
-#[cfg(test)]
-pub(crate) use commit::commit;
 pub(crate) use commit::commit_for_agent;
+#[cfg(test)]
+pub(crate) use commit::{Machine, commit};
 pub(crate) use delete::{delete, may_delete};
 pub(crate) use header::{SnapshotCommit, SnapshotHeader, SnapshotStats};
 pub(crate) use list::{get, list};

@@ -4,6 +4,7 @@
 //! and refusals that must leave nothing behind.
 
 mod deletion;
+mod holdings;
 mod refusals;
 mod retention;
 mod visibility;
