@@ -132,3 +132,61 @@ pub(crate) async fn lacking_sorted<C: ConnectionTrait>(
     }
     Ok(unfound)
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::CompanyId;
+
+    use super::*;
+    use crate::testing::{id, store_chunks};
+
+    #[tokio::test]
+    async fn lacking_chunks_are_found_whether_or_not_one_scan_covers_the_span() {
+        for test_db in cairn_migration::testing::test_databases().await.unwrap() {
+            let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
+            let scope = CompanyScope::for_tests(CompanyId::new());
+            let other = CompanyScope::for_tests(CompanyId::new());
+            let (me, colleague) = (Holder(uuid::Uuid::now_v7()), Holder(uuid::Uuid::now_v7()));
+            // I hold the even ids; a colleague the odd ones; another
+            // company's machine of the same id holds both.
+            let held: Vec<ChunkId> = (0..2000).map(|n| id(n * 2)).collect();
+            let theirs: Vec<ChunkId> = (0..2000).map(|n| id(n * 2 + 1)).collect();
+            store_chunks(&db, scope, me, &held).await;
+            store_chunks(&db, scope, colleague, &theirs).await;
+            store_chunks(&db, other, me, &theirs).await;
+
+            // Dense, as a snapshot page is: one scan reads the whole span.
+            let mut asked: Vec<ChunkId> = held[..1000].to_vec();
+            asked.extend([id(2001), id(2003)]);
+            assert_eq!(
+                lacking_sorted(&db, scope, me, &asked).await.unwrap(),
+                [id(2001), id(2003)],
+                "{}",
+                test_db.backend
+            );
+            // Sparse: the span holds far more rows than the scan reads, so
+            // the ids past its end are probed instead, and still found.
+            let asked = [id(0), id(1999), id(3998)];
+            assert_eq!(
+                lacking_sorted(&db, scope, me, &asked).await.unwrap(),
+                [id(1999)],
+                "{}",
+                test_db.backend
+            );
+            assert!(
+                lacking_sorted(&db, scope, me, &[])
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                lacking_sorted(&db, other, me, &[id(0), id(1)])
+                    .await
+                    .unwrap(),
+                [id(0)],
+                "{}",
+                test_db.backend
+            );
+        }
+    }
+}
