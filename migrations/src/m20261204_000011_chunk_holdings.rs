@@ -133,3 +133,135 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm_migration::MigratorTrait;
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+
+    use crate::RegionalMigrator;
+
+    fn insert(table: &str, columns: &[&str], values: Vec<SimpleExpr>) -> InsertStatement {
+        Query::insert()
+            .into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)))
+            .values_panic(values)
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn existing_chunks_are_held_by_the_person_whose_machine_uploaded_them() {
+        for test_db in crate::testing::test_databases().await.unwrap() {
+            let db = crate::connect(&test_db.url).await.unwrap();
+            let before = RegionalMigrator::migrations().len() - 1;
+            RegionalMigrator::up(&db, Some(before as u32))
+                .await
+                .unwrap();
+            let company = uuid::Uuid::now_v7();
+            let person = uuid::Uuid::now_v7();
+            let (owned, unowned) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            let now = chrono::Utc::now();
+            for (agent, owner) in [(owned, Some(person)), (unowned, None)] {
+                db.execute(&insert(
+                    "agents",
+                    &[
+                        "id",
+                        "company_id",
+                        "hostname",
+                        "credential_hash",
+                        "enrolled_at",
+                        "owner_user_id",
+                    ],
+                    vec![
+                        agent.into(),
+                        company.into(),
+                        "host".into(),
+                        agent.as_bytes().to_vec().into(),
+                        now.into(),
+                        owner.into(),
+                    ],
+                ))
+                .await
+                .unwrap();
+            }
+            // One pack per machine, and one whose machine is not recorded.
+            for (n, agent) in [(1u8, Some(owned)), (2, Some(unowned)), (3, None)] {
+                db.execute(&insert(
+                    "packs",
+                    &[
+                        "company_id",
+                        "id",
+                        "object_key",
+                        "size",
+                        "created_at",
+                        "agent_id",
+                    ],
+                    vec![
+                        company.into(),
+                        vec![n; 32].into(),
+                        format!("pack-{n}").into(),
+                        10i64.into(),
+                        now.into(),
+                        agent.into(),
+                    ],
+                ))
+                .await
+                .unwrap();
+                db.execute(&insert(
+                    "chunks",
+                    &[
+                        "company_id",
+                        "id",
+                        "pack_id",
+                        "offset",
+                        "length",
+                        "raw_length",
+                    ],
+                    vec![
+                        company.into(),
+                        vec![n + 100; 32].into(),
+                        vec![n; 32].into(),
+                        0i64.into(),
+                        10i64.into(),
+                        10i64.into(),
+                    ],
+                ))
+                .await
+                .unwrap();
+            }
+            RegionalMigrator::up(&db, None).await.unwrap();
+
+            let select = Query::select()
+                .columns([
+                    Alias::new("holder"),
+                    Alias::new("chunk_id"),
+                    Alias::new("digest"),
+                ])
+                .from(Alias::new("chunk_holdings"))
+                .and_where(Expr::col(Alias::new("company_id")).eq(company))
+                .order_by(Alias::new("chunk_id"), Order::Asc)
+                .to_owned();
+            let rows = db.query_all(&select).await.unwrap();
+            let held: Vec<(uuid::Uuid, Vec<u8>, Option<Vec<u8>>)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.try_get("", "holder").unwrap(),
+                        r.try_get("", "chunk_id").unwrap(),
+                        r.try_get("", "digest").unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                held,
+                [
+                    (person, vec![101; 32], None),
+                    (unowned, vec![102; 32], None)
+                ],
+                "{}",
+                test_db.backend
+            );
+        }
+    }
+}
