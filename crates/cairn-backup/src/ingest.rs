@@ -6,11 +6,12 @@ use futures::{Stream, StreamExt};
 
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 
-use cairn_core::{ChunkId, Error, PackId};
+use cairn_core::{Error, PackId};
 use cairn_entity::regional::{agent, pack};
 use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_store::CellStore;
 
+pub(crate) use crate::pack_index::PackRecord;
 use crate::pack_index::{RecordDigests, index_records};
 
 /// A pack's header, checked: its size (1 byte to [`crate::MAX_PACK_SIZE`]),
@@ -21,17 +22,6 @@ pub(crate) struct PackHeader {
     pub(crate) size: u64,
     pub(crate) claimed: Option<PackId>,
     pub(crate) chunks: Vec<PackRecord>,
-}
-
-/// Where one chunk sits in a pack.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PackRecord {
-    pub(crate) id: ChunkId,
-    pub(crate) offset: u64,
-    /// Stored length, in bytes.
-    pub(crate) length: u32,
-    /// Plaintext length, in bytes.
-    pub(crate) raw_length: u32,
 }
 
 /// An upload as it arrives: the header, then the pack's bytes in parts.

@@ -17,7 +17,17 @@ use cairn_entity::{CompanyScope, db_err};
 
 use crate::holdings::{Digest, Holder};
 use crate::index::{QUERY_BATCH, padded, pieces};
-use crate::ingest::PackRecord;
+
+/// Where one chunk sits in a pack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PackRecord {
+    pub(crate) id: ChunkId,
+    pub(crate) offset: u64,
+    /// Stored length, in bytes.
+    pub(crate) length: u32,
+    /// Plaintext length, in bytes.
+    pub(crate) raw_length: u32,
+}
 
 /// Takes the digest of each record's stored bytes as the pack's parts go
 /// by. Records are sorted and do not overlap (the header was checked).
