@@ -35,7 +35,6 @@ impl Pipeline {
     pub(super) fn resolve(
         &self,
         plain: flume::Receiver<Vec<Plain>>,
-        missing: flume::Sender<Plain>,
         blobs: flume::Sender<Vec<(EncodedBlob, Permit)>>,
         connection: Connection,
         handle: Handle,
@@ -90,16 +89,12 @@ impl Pipeline {
                 .missing
                 .into_iter()
                 .collect();
-            let mut encoded = Vec::new();
-            for chunk in chunks {
-                if lacking.contains(chunk.id.0.as_slice()) {
-                    if let Some(blob) = chunk.blob {
-                        encoded.push((blob, chunk.permit));
-                        continue;
-                    }
-                    missing.send(chunk).map_err(|_| Stopped)?;
-                }
-            }
+            // Every chunk asked about was sealed first (`seal`).
+            let encoded: Vec<_> = chunks
+                .into_iter()
+                .filter(|chunk| lacking.contains(chunk.id.0.as_slice()))
+                .filter_map(|chunk| chunk.blob.map(|blob| (blob, chunk.permit)))
+                .collect();
             if !encoded.is_empty() {
                 blobs.send(encoded).map_err(|_| Stopped)?;
             }
