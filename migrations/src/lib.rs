@@ -14,6 +14,7 @@ mod m20261123_000007_administration;
 mod m20261123_000008_personal_key;
 mod m20261123_000009_snapshot_refs;
 mod m20261124_000010_snapshot_ref_pages;
+mod m20261204_000011_chunk_holdings;
 mod m20261204_000012_member_lifecycle;
 
 pub struct RegionalMigrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for RegionalMigrator {
             Box::new(m20261123_000008_personal_key::Migration),
             Box::new(m20261123_000009_snapshot_refs::Migration),
             Box::new(m20261124_000010_snapshot_ref_pages::Migration),
+            Box::new(m20261204_000011_chunk_holdings::Migration),
             Box::new(m20261204_000012_member_lifecycle::Migration),
         ]
     }

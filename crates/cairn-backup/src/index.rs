@@ -1,8 +1,7 @@
-//! The company's chunk index: which chunks it holds and where.
+//! The company's chunk index: where the first copy of each chunk is
+//! stored, and the shapes its queries take.
 
-use std::collections::HashSet;
-
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use cairn_core::{ChunkId, Error};
 use cairn_entity::regional::chunk;
@@ -44,76 +43,6 @@ pub(crate) fn pieces<T>(rows: Vec<T>) -> Vec<Vec<T>> {
     out
 }
 
-/// Which of `ids` the company already holds.
-pub(crate) async fn present<C: ConnectionTrait>(
-    db: &C,
-    scope: CompanyScope,
-    ids: &[ChunkId],
-) -> Result<HashSet<ChunkId>, Error> {
-    let mut found = HashSet::with_capacity(ids.len());
-    for batch in ids.chunks(QUERY_BATCH) {
-        let rows: Vec<Vec<u8>> = chunk::Entity::find()
-            .select_only()
-            .column(chunk::Column::Id)
-            .filter(chunk::Column::CompanyId.eq(scope.uuid()))
-            .filter(chunk::Column::Id.is_in(padded(batch).iter().map(|id| id.0.to_vec())))
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(db_err("looking up chunks"))?;
-        for row in rows {
-            found.insert(ChunkId::from_slice(&row, "chunk id")?);
-        }
-    }
-    Ok(found)
-}
-
-/// Index rows one range scan of [`lacking_sorted`] may read per id asked.
-const SCAN_ROWS_PER_ID: usize = 4;
-
-/// Which of `ids` (ascending, no repeats) the company lacks, in order.
-/// The ids of a snapshot page are hashes spread evenly, so the company's
-/// chunks between the first and the last of them are mostly these very ids
-/// unless the company holds many times more chunks than the snapshot: one
-/// ordered read of that span of the index, merged with the ids, replaces a
-/// probe per id (four times faster on a first backup's commit). The read
-/// stops after `SCAN_ROWS_PER_ID` rows per id; ids it did not find are
-/// probed one by one, so the answer never depends on the shortcut.
-pub(crate) async fn lacking_sorted<C: ConnectionTrait>(
-    db: &C,
-    scope: CompanyScope,
-    ids: &[ChunkId],
-) -> Result<Vec<ChunkId>, Error> {
-    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<Vec<u8>> = chunk::Entity::find()
-        .select_only()
-        .column(chunk::Column::Id)
-        .filter(chunk::Column::CompanyId.eq(scope.uuid()))
-        .filter(chunk::Column::Id.gte(first.0.to_vec()))
-        .filter(chunk::Column::Id.lte(last.0.to_vec()))
-        .order_by_asc(chunk::Column::Id)
-        .limit((ids.len() * SCAN_ROWS_PER_ID) as u64)
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(db_err("looking up chunks"))?;
-    let mut rows = rows.iter().map(Vec::as_slice).peekable();
-    let mut unfound = Vec::new();
-    for id in ids {
-        while rows.next_if(|row| *row < &id.0[..]).is_some() {}
-        if rows.next_if(|row| *row == &id.0[..]).is_none() {
-            unfound.push(*id);
-        }
-    }
-    if !unfound.is_empty() {
-        let held = present(db, scope, &unfound).await?;
-        unfound.retain(|id| !held.contains(id));
-    }
-    Ok(unfound)
-}
-
 /// Locations of `ids` the company holds.
 pub(crate) async fn locate<C: ConnectionTrait>(
     db: &C,
@@ -135,6 +64,8 @@ pub(crate) async fn locate<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]
@@ -157,53 +88,5 @@ mod tests {
         // The empty list, and 1, 2, 4, ... 512.
         assert_eq!(shapes.len(), 11);
         assert_eq!(pieces((0..3 * QUERY_BATCH + 5).collect()).len(), 5);
-    }
-}
-
-#[cfg(test)]
-mod span_tests {
-    use cairn_core::CompanyId;
-
-    use super::*;
-    use crate::testing::{id, store_chunks};
-
-    #[tokio::test]
-    async fn lacking_chunks_are_found_whether_or_not_one_scan_covers_the_span() {
-        for test_db in cairn_migration::testing::test_databases().await.unwrap() {
-            let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-            let scope = CompanyScope::for_tests(CompanyId::new());
-            let other = CompanyScope::for_tests(CompanyId::new());
-            // The company holds the even ids, another company the odd ones.
-            let held: Vec<ChunkId> = (0..2000).map(|n| id(n * 2)).collect();
-            let theirs: Vec<ChunkId> = (0..2000).map(|n| id(n * 2 + 1)).collect();
-            store_chunks(&db, scope, &held).await;
-            store_chunks(&db, other, &theirs).await;
-
-            // Dense, as a snapshot page is: one scan reads the whole span.
-            let mut asked: Vec<ChunkId> = held[..1000].to_vec();
-            asked.extend([id(2001), id(2003)]);
-            assert_eq!(
-                lacking_sorted(&db, scope, &asked).await.unwrap(),
-                [id(2001), id(2003)],
-                "{}",
-                test_db.backend
-            );
-            // Sparse: the span holds far more rows than the scan reads, so
-            // the ids past its end are probed instead, and still found.
-            let asked = [id(0), id(1999), id(3998)];
-            assert_eq!(
-                lacking_sorted(&db, scope, &asked).await.unwrap(),
-                [id(1999)],
-                "{}",
-                test_db.backend
-            );
-            assert!(lacking_sorted(&db, scope, &[]).await.unwrap().is_empty());
-            assert_eq!(
-                lacking_sorted(&db, other, &[id(0), id(1)]).await.unwrap(),
-                [id(0)],
-                "{}",
-                test_db.backend
-            );
-        }
     }
 }

@@ -3,17 +3,16 @@
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use std::collections::HashSet;
 
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 
-use cairn_core::{ChunkId, Error, PackId};
-use cairn_entity::regional::{agent, chunk, pack};
+use cairn_core::{Error, PackId};
+use cairn_entity::regional::{agent, pack};
 use cairn_entity::{CompanyScope, begin_write, db_err};
 use cairn_store::CellStore;
 
-use crate::index::pieces;
+pub(crate) use crate::pack_index::PackRecord;
+use crate::pack_index::{RecordDigests, index_records};
 
 /// A pack's header, checked: its size (1 byte to [`crate::MAX_PACK_SIZE`]),
 /// the id the uploader names (which the bytes must then hash to), and its
@@ -23,17 +22,6 @@ pub(crate) struct PackHeader {
     pub(crate) size: u64,
     pub(crate) claimed: Option<PackId>,
     pub(crate) chunks: Vec<PackRecord>,
-}
-
-/// Where one chunk sits in a pack.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PackRecord {
-    pub(crate) id: ChunkId,
-    pub(crate) offset: u64,
-    /// Stored length, in bytes.
-    pub(crate) length: u32,
-    /// Plaintext length, in bytes.
-    pub(crate) raw_length: u32,
 }
 
 /// An upload as it arrives: the header, then the pack's bytes in parts.
@@ -55,6 +43,7 @@ pub(crate) async fn receive_and_store<P>(
     store: &CellStore,
     scope: CompanyScope,
     agent: &agent::Model,
+    ip: &str,
     upload: PackUpload<P>,
 ) -> Result<(u32, PackId), Error>
 where
@@ -81,15 +70,16 @@ where
     }
 
     let mut writer = store.begin_pack(company)?;
-    let received = receive_parts(&mut parts, header.size, &mut writer).await;
+    let mut records = RecordDigests::new(&header.chunks);
+    let received = receive_parts(&mut parts, header.size, &mut writer, &mut records).await;
     let checked = received.and_then(|hashed| match claimed {
         Some(id) if id != hashed => Err(Error::invalid(
             "header.pack_id",
             "does not match the uploaded bytes",
         )),
-        _ => Ok(hashed),
+        _ => Ok((hashed, records.finish()?)),
     });
-    let pack_id = match checked {
+    let (pack_id, digests) = match checked {
         Ok(id) => id,
         Err(err) => {
             // Nothing of a refused pack stays in the bucket.
@@ -129,47 +119,20 @@ where
         .await
         .map_err(db_err("recording a pack"))?;
     }
-    // A chunk already indexed keeps its first location: the database skips
-    // it, which costs one index probe instead of a lookup and an insert.
-    let mut in_pack = HashSet::with_capacity(header.chunks.len());
-    let mut rows = Vec::with_capacity(header.chunks.len());
-    for record in &header.chunks {
-        let id = record.id;
-        if in_pack.insert(id) {
-            rows.push(chunk::ActiveModel {
-                company_id: Set(scope.uuid()),
-                id: Set(id.0.to_vec()),
-                pack_id: Set(pack_id.0.to_vec()),
-                offset: Set(record.offset as i64),
-                length: Set(i64::from(record.length)),
-                raw_length: Set(i64::from(record.raw_length)),
-            });
-        }
-    }
-    let mut added = 0u64;
-    for batch in pieces(rows) {
-        added += chunk::Entity::insert_many(batch)
-            .on_conflict(
-                OnConflict::columns([chunk::Column::CompanyId, chunk::Column::Id])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err("indexing chunks"))?;
-    }
-    let added = u32::try_from(added).unwrap_or(u32::MAX);
+    let added = index_records(&txn, scope, agent, ip, &pack_id, &header.chunks, &digests).await?;
     txn.commit().await.map_err(db_err("committing a pack"))?;
     tracing::debug!(company = %company, pack = %pack_id, added, "pack committed");
     Ok((added, pack_id))
 }
 
 /// Reads exactly `size` bytes of pack data from the upload stream, hashing
-/// each part and handing it to `writer` as it arrives; returns the hash.
+/// each part (the pack, and each record's bytes) and handing it to `writer`
+/// as it arrives; returns the pack's hash.
 async fn receive_parts<P>(
     parts: &mut P,
     size: u64,
     writer: &mut cairn_store::PackWriter,
+    records: &mut RecordDigests<'_>,
 ) -> Result<PackId, Error>
 where
     P: Stream<Item = Result<Bytes, Error>> + Unpin,
@@ -183,6 +146,7 @@ where
             return Err(Error::invalid("data", "more bytes than header.size"));
         }
         hasher.update(&data);
+        records.update(&data);
         writer.write(data).await?;
     }
     if len != size {

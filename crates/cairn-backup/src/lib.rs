@@ -1,18 +1,24 @@
 //! Backup ingestion, snapshots and restore for the companies of one region
 //! cell. Packs are written create-only to the cell's bucket, checked, and only
 //! then indexed in one transaction; a snapshot is committed last and may only
-//! reference chunks its own company holds. The server never sees keys or
-//! plaintext.
+//! reference chunks its machine's person holds (or its previous snapshot
+//! references). Dedup is company-wide, existence and bytes per person: a
+//! machine learns of, commits and restores only its own person's chunks, as
+//! the copy that person uploaded. The server never sees keys or plaintext.
 //!
 //! Callers, quotas, groups and agent status come from cairn-tenancy, inside
 //! this crate's own transactions; it depends on no other service crate.
 //! Only the gRPC adapter (`grpc`) knows tonic and the protos: it decodes
 //! requests and request streams into domain inputs, and the domain modules
-//! (`ingest`, `snapshots`, `read`, `index`) never see a message or a status.
+//! (`ingest`, `pack_index`, `holdings`, `snapshots`, `read`, `locate`,
+//! `index`) never see a message or a status.
 
 mod grpc;
+mod holdings;
 mod index;
 mod ingest;
+mod locate;
+mod pack_index;
 mod read;
 mod snapshots;
 #[cfg(test)]

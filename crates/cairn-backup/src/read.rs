@@ -1,17 +1,21 @@
-//! Restore reads: chunks the company holds, fetched from their packs with
-//! ranged reads and streamed back in bounded batches.
+//! Restore reads: chunks of one snapshot the caller may see, each the copy
+//! the snapshot's person holds, fetched from their packs with ranged reads
+//! and streamed back in bounded batches.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::mpsc;
 
-use cairn_core::{ChunkId, EntityKind, Error, PackId};
-use cairn_entity::CompanyScope;
+use cairn_core::{ChunkId, Error, PackId, SnapshotId};
+use cairn_entity::regional::agent;
+use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
 
-use crate::index::locate;
+use crate::holdings::Holder;
+use crate::locate::{Location, locate_for};
+use crate::snapshots::{self, Visible};
 
 /// A chunk read back: its id as the index holds it, and its bytes as
 /// stored, a view of the buffer the ranged read filled.
@@ -52,27 +56,37 @@ fn by_bytes(mut chunks: Vec<ChunkRange>) -> Vec<Vec<ChunkRange>> {
     groups
 }
 
-/// Looks every chunk up first (a foreign or unknown id is NOT_FOUND before any
-/// byte is sent), then streams them pack by pack.
+/// Looks every chunk up first (a chunk the snapshot neither references
+/// nor its person holds, like another company's or an unknown id, is
+/// NOT_FOUND before any byte is sent), then streams the copy the
+/// snapshot's person holds of each, pack by pack.
 pub(crate) async fn read_chunks(
     db: &DatabaseConnection,
     store: CellStore,
     scope: CompanyScope,
+    visible: &Visible,
+    snapshot: SnapshotId,
     ids: Vec<ChunkId>,
 ) -> Result<mpsc::Receiver<ChunkBatch>, Error> {
-    let rows = locate(db, scope, &ids).await?;
-    if rows.len() < ids.iter().collect::<std::collections::HashSet<_>>().len() {
-        let found: std::collections::HashSet<&[u8]> =
-            rows.iter().map(|r| r.id.as_slice()).collect();
-        let missing = ids
-            .iter()
-            .find(|id| !found.contains(id.0.as_slice()))
-            .copied();
-        return Err(Error::not_found(
-            EntityKind::Chunk,
-            missing.map(|m| m.to_hex()).unwrap_or_default(),
-        ));
-    }
+    let row = snapshots::get(db, scope, visible, snapshot).await?;
+    let machine = agent::Entity::find()
+        .filter(agent::Column::CompanyId.eq(scope.uuid()))
+        .filter(agent::Column::Id.eq(row.agent_id))
+        .one(db)
+        .await
+        .map_err(db_err("finding a snapshot's machine"))?;
+    let holder = machine.as_ref().map_or(Holder(row.agent_id), Holder::of);
+    let rows = locate_for(db, scope, holder, snapshot, ids).await?;
+    Ok(stream(store, scope, rows))
+}
+
+/// Streams the chunks at `rows`, pack by pack, in batches of about a
+/// response.
+fn stream(
+    store: CellStore,
+    scope: CompanyScope,
+    rows: Vec<Location>,
+) -> mpsc::Receiver<ChunkBatch> {
     let mut by_pack: BTreeMap<Vec<u8>, Vec<ChunkRange>> = BTreeMap::new();
     for row in rows {
         let start = row.offset as u64;
@@ -119,7 +133,7 @@ pub(crate) async fn read_chunks(
             let _ = tx.send(Ok(batch)).await;
         }
     });
-    Ok(rx)
+    rx
 }
 
 #[cfg(test)]

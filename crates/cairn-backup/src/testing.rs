@@ -2,6 +2,7 @@
 //! index, a commit as the adapter hands it on, the pages a snapshot left,
 //! and companies with their people, machines and groups.
 
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
@@ -11,13 +12,16 @@ use sea_orm::ActiveModelTrait;
 
 use cairn_auth::{Claims, PrincipalKind, Role};
 use cairn_core::policy::Policy;
-use cairn_core::{ChunkId, CompanyId, Error, Region};
+use cairn_core::{AgentId, ChunkId, CompanyId, Error, Region};
 use cairn_entity::CompanyScope;
-use cairn_entity::regional::{agent, chunk, company, group, snapshot, snapshot_ref_page, user};
+use cairn_entity::regional::{
+    agent, chunk, chunk_holding, company, group, snapshot, snapshot_ref_page, user,
+};
 use cairn_migration::testing::TestDatabase;
 use cairn_tenancy::access::{self, UserCaller};
 
-use crate::snapshots::{Retention, SnapshotCommit, SnapshotHeader, SnapshotStats};
+use crate::holdings::Holder;
+use crate::snapshots::{Machine, Retention, SnapshotCommit, SnapshotHeader, SnapshotStats};
 
 /// Sortable ids: `n` big-endian first.
 pub(crate) fn id(n: u32) -> ChunkId {
@@ -26,8 +30,14 @@ pub(crate) fn id(n: u32) -> ChunkId {
     ChunkId(bytes)
 }
 
-/// Indexes `ids` for the company, in a pack that is not there.
-pub(crate) async fn store_chunks(db: &DatabaseConnection, scope: CompanyScope, ids: &[ChunkId]) {
+/// Indexes `ids` for the company, in a pack that is not there, held by
+/// `holder` (with no digest: as chunks stored before digests were taken).
+pub(crate) async fn store_chunks(
+    db: &DatabaseConnection,
+    scope: CompanyScope,
+    holder: Holder,
+    ids: &[ChunkId],
+) {
     for batch in ids.chunks(500) {
         chunk::Entity::insert_many(batch.iter().map(|id| chunk::ActiveModel {
             company_id: Set(scope.uuid()),
@@ -36,10 +46,33 @@ pub(crate) async fn store_chunks(db: &DatabaseConnection, scope: CompanyScope, i
             offset: Set(0),
             length: Set(1),
             raw_length: Set(1),
+            digest: Set(None),
+        }))
+        .on_conflict(
+            OnConflict::columns([chunk::Column::CompanyId, chunk::Column::Id])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .unwrap();
+        chunk_holding::Entity::insert_many(batch.iter().map(|id| chunk_holding::ActiveModel {
+            company_id: Set(scope.uuid()),
+            holder: Set(holder.0),
+            chunk_id: Set(id.0.to_vec()),
+            digest: Set(None),
         }))
         .exec(db)
         .await
         .unwrap();
+    }
+}
+
+/// A machine of nobody, by its id alone.
+pub(crate) fn machine(agent: AgentId) -> Machine {
+    Machine {
+        agent,
+        holder: Holder(agent.0),
     }
 }
 
@@ -229,7 +262,7 @@ pub(crate) async fn snapshot_of(
     let mut id = [0u8; 32];
     id[..16].copy_from_slice(uuid::Uuid::now_v7().as_bytes());
     let tree = ChunkId(id);
-    store_chunks(db, scope, &[tree]).await;
+    store_chunks(db, scope, Holder::of(agent), &[tree]).await;
     crate::snapshots::commit_for_agent(db, scope, agent, requests(tree, &[]))
         .await
         .unwrap()

@@ -57,9 +57,19 @@ fn seal_in_place(key: &[u8; 32], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), Cr
     if buf.len() < NONCE_LEN {
         return Err(CryptoError::TooShort(buf.len()));
     }
-    let key = aead_key(key)?;
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
+    seal_in_place_with(key, nonce, aad, buf)
+}
+
+/// Seals `buf[NONCE_LEN..]` in place under `nonce`, which goes in front.
+fn seal_in_place_with(
+    key: &[u8; 32],
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    let key = aead_key(key)?;
     buf[..NONCE_LEN].copy_from_slice(&nonce);
     let plaintext_len = buf.len() - NONCE_LEN;
     let tag = key
@@ -133,6 +143,33 @@ impl DataKey {
         seal_in_place(&self.0, aad, buf)
     }
 
+    /// [`DataKey::seal_in_place`] with a synthetic nonce instead of a random
+    /// one: the first 12 bytes of a BLAKE3 hash, keyed with a key derived
+    /// from the data key, of `aad` and the plaintext. Equal `aad` and
+    /// plaintext seal to equal bytes, so every honest upload of a chunk is
+    /// the same stored copy and the server can tell a different one;
+    /// different plaintexts get different nonces (a nonce is never reused
+    /// for two messages, unlike a fixed nonce per id would be if two
+    /// versions of the encoder compressed a chunk differently). What it
+    /// reveals is only that two sealed copies hold the same thing.
+    pub fn seal_in_place_deterministic(
+        &self,
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        if buf.len() < NONCE_LEN {
+            return Err(CryptoError::TooShort(buf.len()));
+        }
+        let nonce_key = blake3::derive_key("cairn 2026 chunk nonce key", &self.0);
+        let mut hasher = blake3::Hasher::new_keyed(&nonce_key);
+        hasher.update(&(aad.len() as u64).to_le_bytes());
+        hasher.update(aad);
+        hasher.update(&buf[NONCE_LEN..]);
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&hasher.finalize().as_bytes()[..NONCE_LEN]);
+        seal_in_place_with(&self.0, nonce, aad, buf)
+    }
+
     /// Reverses `seal`; fails on short input, a wrong key, a wrong `aad` or
     /// any changed byte.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -188,6 +225,27 @@ impl PackHasher {
     }
 }
 
+/// The digest of a chunk's stored (sealed) bytes: their plain BLAKE3 hash.
+/// The server takes it of every record as a pack arrives, the agent of its
+/// own sealed copy; equal digests mean the same stored copy.
+pub fn stored_digest(stored: &[u8]) -> [u8; 32] {
+    *blake3::hash(stored).as_bytes()
+}
+
+/// [`stored_digest`] of bytes that arrive a part at a time.
+#[derive(Default)]
+pub struct DigestHasher(blake3::Hasher);
+
+impl DigestHasher {
+    pub fn update(&mut self, part: &[u8]) {
+        self.0.update(part);
+    }
+
+    pub fn finish(&self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
 /// A cell's master key: wraps the data keys of the companies homed there.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey([u8; 32]);
@@ -217,6 +275,35 @@ mod tests {
 
     fn key() -> DataKey {
         DataKey::generate().unwrap()
+    }
+
+    fn sealed_deterministically(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; SEAL_PREFIX];
+        buf.extend_from_slice(plaintext);
+        key.seal_in_place_deterministic(aad, &mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn deterministic_sealing_repeats_itself_and_nothing_else() {
+        let key = key();
+        let once = sealed_deterministically(&key, b"id", b"payroll");
+        assert_eq!(once, sealed_deterministically(&key, b"id", b"payroll"));
+        assert_eq!(key.open(b"id", &once).unwrap(), b"payroll");
+        // Another plaintext, another id, another company: another nonce.
+        for other in [
+            sealed_deterministically(&key, b"id", b"payrolL"),
+            sealed_deterministically(&key, b"iD", b"payroll"),
+            sealed_deterministically(&DataKey::generate().unwrap(), b"id", b"payroll"),
+        ] {
+            assert_ne!(other[..NONCE_LEN], once[..NONCE_LEN]);
+        }
+        assert_eq!(stored_digest(&once), {
+            let mut h = DigestHasher::default();
+            h.update(&once[..5]);
+            h.update(&once[5..]);
+            h.finish()
+        });
     }
 
     #[test]

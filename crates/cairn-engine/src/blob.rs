@@ -9,8 +9,19 @@ use cairn_crypto::{ChunkIdKey, DataKey, SEAL_OVERHEAD, SEAL_PREFIX};
 
 use crate::EngineError;
 
-/// Largest plaintext a blob may decode to (trees included).
+/// Largest plaintext a stored blob holds: file data comes in chunks of at
+/// most [`CHUNK_MAX`](crate::CHUNK_MAX), a directory's tree in one blob of
+/// up to this size (about 800,000 entries). The server refuses a pack
+/// record that claims more (`validate_pack_records`).
 pub const MAX_BLOB_SIZE: usize = 64 * 1024 * 1024;
+
+/// The most bytes sealing `raw_length` bytes of plaintext can take: the
+/// format byte, zstd's bound for that input (the encoder keeps the smaller
+/// of the compressed and the raw form, so this is generous), the nonce and
+/// the tag.
+pub fn max_stored_len(raw_length: u32) -> u64 {
+    (1 + zstd::zstd_safe::compress_bound(raw_length as usize) + SEAL_OVERHEAD) as u64
+}
 
 const RAW: u8 = 0;
 const ZSTD: u8 = 1;
@@ -40,7 +51,9 @@ pub struct EncodedBlob {
 /// Names, compresses (zstd level 3, kept only when smaller; a large chunk
 /// whose sample does not compress is kept raw without trying the whole) and
 /// seals a chunk, with its id as associated data so a blob cannot pass for
-/// another.
+/// another, and a nonce derived from the id and the body
+/// ([`DataKey::seal_in_place_deterministic`]): the same chunk always
+/// encodes to the same bytes.
 /// Takes the chunk id key so a caller derives it once, not per chunk.
 pub fn encode_blob(
     key: &DataKey,
@@ -60,6 +73,8 @@ pub fn encode_named_blob(
     id: ChunkId,
     plaintext: &[u8],
 ) -> Result<EncodedBlob, EngineError> {
+    // The server refuses a record of more (see `validate_pack_records`): a
+    // directory whose tree would be larger fails here, by name of the limit.
     if plaintext.len() > MAX_BLOB_SIZE {
         return Err(EngineError::TooLarge(MAX_BLOB_SIZE));
     }
@@ -75,7 +90,9 @@ pub fn encode_named_blob(
         out.resize(SEAL_PREFIX, 0);
         out.push(format);
         out.extend_from_slice(body);
-        key.seal_in_place(id.as_bytes(), &mut out)?;
+        // Deterministic: every honest upload of this chunk is the same
+        // stored copy, which is how the server tells a forged one.
+        key.seal_in_place_deterministic(id.as_bytes(), &mut out)?;
         Ok(EncodedBlob {
             id,
             stored: out,
@@ -251,6 +268,21 @@ mod tests {
                 decode_blob(&key, &ids, &blob.id, &blob.stored).unwrap(),
                 plain
             );
+        }
+    }
+
+    #[test]
+    fn a_chunk_always_encodes_to_the_same_bytes() {
+        let key = DataKey::generate().unwrap();
+        let ids = key.chunk_id_key();
+        for plain in [
+            b"log line 42\n".repeat(10_000),
+            noise(300 * 1024),
+            Vec::new(),
+        ] {
+            let once = encode_blob(&key, &ids, &plain).unwrap();
+            let again = encode_blob(&key, &ids, &plain).unwrap();
+            assert_eq!(once.stored, again.stored);
         }
     }
 
@@ -453,7 +485,9 @@ mod tests {
         let huge = vec![0u8; MAX_BLOB_SIZE + 1];
         assert!(matches!(
             encode_blob(&key, &ids, &huge),
-            Err(EngineError::TooLarge(_))
+            Err(EngineError::TooLarge(n)) if n == MAX_BLOB_SIZE
         ));
+        let largest = vec![0u8; MAX_BLOB_SIZE];
+        assert!(encode_blob(&key, &ids, &largest).is_ok());
     }
 }

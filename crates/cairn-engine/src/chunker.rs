@@ -17,6 +17,9 @@ use crate::EngineError;
 /// repeats still make few chunks.
 pub const CHUNK_MIN: u32 = 256 * 1024;
 pub const CHUNK_AVG: u32 = 512 * 1024;
+/// The largest chunk the engine makes, file data and trees alike: FastCDC's
+/// longest cut, the most [`crate::encode_blob`] seals, and the most
+/// plaintext a pack record may claim ([`crate::validate_pack_records`]).
 pub const CHUNK_MAX: u32 = 8 * 1024 * 1024;
 
 /// Bytes read ahead by [`chunk_stream`]: the largest chunk and a little more

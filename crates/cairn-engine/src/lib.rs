@@ -12,6 +12,7 @@ mod tree;
 
 pub use blob::{
     EncodedBlob, MAX_BLOB_SIZE, decode_blob, decode_blob_within, encode_blob, encode_named_blob,
+    max_stored_len,
 };
 pub use chunker::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Chunker, chunk_slice, chunk_stream};
 pub use error::EngineError;

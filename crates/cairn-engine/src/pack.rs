@@ -81,7 +81,11 @@ impl PackBuilder {
 
 /// Checks an uploaded pack's records against its size: 1 to
 /// `MAX_PACK_RECORDS` records, 32-byte ids, lengths of at least 1, sorted by
-/// offset, not overlapping, inside the pack. Gaps are allowed. The error
+/// offset, not overlapping, inside the pack; no plaintext above the largest
+/// blob the engine makes ([`MAX_BLOB_SIZE`](crate::MAX_BLOB_SIZE), a
+/// directory's tree; file data is cut at most `CHUNK_MAX`) and no stored
+/// length above what sealing that plaintext can produce
+/// ([`max_stored_len`](crate::max_stored_len)). Gaps are allowed. The error
 /// names the first bad record by index.
 pub fn validate_pack_records(size: u64, records: &[ChunkRecord]) -> Result<(), EngineError> {
     if records.is_empty() || records.len() > MAX_PACK_RECORDS {
@@ -104,6 +108,21 @@ pub fn validate_pack_records(size: u64, records: &[ChunkRecord]) -> Result<(), E
         }
         if record.length == 0 {
             return Err(bad("length must be at least 1"));
+        }
+        if record.raw_length as usize > crate::MAX_BLOB_SIZE {
+            return Err(bad(&format!(
+                "raw_length {} is above the largest chunk, {} bytes",
+                record.raw_length,
+                crate::MAX_BLOB_SIZE
+            )));
+        }
+        if u64::from(record.length) > crate::max_stored_len(record.raw_length) {
+            return Err(bad(&format!(
+                "length {} is more than sealing {} bytes can produce ({})",
+                record.length,
+                record.raw_length,
+                crate::max_stored_len(record.raw_length)
+            )));
         }
         if record.offset < end {
             return Err(bad("overlaps the previous chunk or is out of order"));
@@ -226,6 +245,22 @@ mod tests {
         assert!(validate_pack_records(100, &[short]).is_err());
         let too_far = record(u64::MAX, 2);
         assert!(validate_pack_records(u64::MAX, &[too_far]).is_err());
+        // Larger than any chunk the engine makes, or more stored bytes than
+        // sealing its plaintext can produce: refused, by record.
+        let mut huge = record(0, 10);
+        huge.raw_length = crate::MAX_BLOB_SIZE as u32 + 1;
+        let err = validate_pack_records(100, &[record(0, 10), huge]).unwrap_err();
+        assert!(err.to_string().contains("record 1"), "{err}");
+        assert!(err.to_string().contains("raw_length"), "{err}");
+        let mut largest = record(0, 10);
+        largest.raw_length = crate::MAX_BLOB_SIZE as u32;
+        assert!(validate_pack_records(100, &[largest]).is_ok());
+        let padded = record(0, 1 + 1 + cairn_crypto::SEAL_OVERHEAD as u32 + 100);
+        let err = validate_pack_records(1000, &[padded]).unwrap_err();
+        assert!(err.to_string().contains("sealing 1 bytes"), "{err}");
+        let sealed = crate::max_stored_len(1) as u32;
+        assert!(validate_pack_records(1000, &[record(0, sealed)]).is_ok());
+        assert!(validate_pack_records(1000, &[record(0, sealed + 1)]).is_err());
         let many: Vec<ChunkRecord> = (0..=MAX_PACK_RECORDS as u64)
             .map(|i| record(i, 1))
             .collect();

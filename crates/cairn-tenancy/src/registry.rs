@@ -9,8 +9,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait};
 
 use cairn_core::{CompanyId, Error};
 use cairn_entity::regional::{
-    agent, audit, chunk, company, email_token, employee_count, enrollment_key, group, invitation,
-    outbox, pack, refresh_token, snapshot, snapshot_ref_page, usage_day, user,
+    agent, audit, chunk, chunk_copy, chunk_holding, company, email_token, employee_count,
+    enrollment_key, group, invitation, outbox, pack, refresh_token, snapshot, snapshot_ref_page,
+    usage_day, user,
 };
 use cairn_entity::{CompanyScope, db_err};
 use cairn_store::CellStore;
@@ -52,6 +53,8 @@ macro_rules! tenant_table {
 pub const TENANT_TABLES: &[TenantTable] = &[
     tenant_table!("snapshot_ref_pages", snapshot_ref_page, CompanyId),
     tenant_table!("snapshots", snapshot, CompanyId),
+    tenant_table!("chunk_holdings", chunk_holding, CompanyId),
+    tenant_table!("chunk_copies", chunk_copy, CompanyId),
     tenant_table!("chunks", chunk, CompanyId),
     tenant_table!("packs", pack, CompanyId),
     tenant_table!("agents", agent, CompanyId),

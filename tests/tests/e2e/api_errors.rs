@@ -280,7 +280,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
             id: vec![9; 32],
             offset,
             length,
-            raw_length: 4,
+            raw_length: length,
         };
         let body = vec![1u8; 100];
         let good_id = blake3::hash(&body).as_bytes().to_vec();
@@ -298,6 +298,35 @@ async fn malformed_packs_and_snapshots_are_refused() {
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().contains("pack_id"), "{}", status.message());
+
+        // A record larger than any chunk the engine makes, by its claimed
+        // plaintext or by its stored length: refused, naming the record.
+        for (raw_length, says) in [
+            (cairn_engine::MAX_BLOB_SIZE as u32 + 1, "raw_length"),
+            (4, "sealing 4"),
+        ] {
+            let status = client
+                .upload_pack(upload(
+                    PackHeader {
+                        pack_id: Vec::new(),
+                        size: 100,
+                        chunks: vec![ChunkRecord {
+                            raw_length,
+                            ..record(0, 100)
+                        }],
+                    },
+                    body.clone(),
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), tonic::Code::InvalidArgument);
+            assert!(
+                status.message().contains("pack record 0"),
+                "{}",
+                status.message()
+            );
+            assert!(status.message().contains(says), "{}", status.message());
+        }
 
         let overlapping = vec![
             record(0, 60),
@@ -353,6 +382,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
         let status = client
             .find_missing_chunks(FindMissingChunksRequest {
                 chunk_ids: vec![vec![1; 31]],
+                digests: Vec::new(),
             })
             .await
             .unwrap_err();
@@ -389,10 +419,7 @@ async fn malformed_packs_and_snapshots_are_refused() {
         // Users do not upload; only enrolled agents do.
         let token = cluster.user_token(Region::Us, "e@echo.com").await;
         let status = BackupServiceClient::new(cluster.channel(Region::Us).await)
-            .find_missing_chunks(authed(
-                &token,
-                FindMissingChunksRequest { chunk_ids: vec![] },
-            ))
+            .find_missing_chunks(authed(&token, FindMissingChunksRequest::default()))
             .await
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);

@@ -1,14 +1,71 @@
 //! The chunk index across uploads: a pack sent again adds nothing, a chunk
-//! that arrives in a second pack keeps its first location, and the counts
-//! the server reports say which chunks were new.
+//! that arrives again with other bytes is stored as a further copy (and
+//! reported) while one with the same bytes is not, the machine restores the
+//! copy it sent last, and the counts the server reports say which copies
+//! were new.
 
 #![allow(clippy::unwrap_used)]
 
+use cairn_core::Region;
 use cairn_e2e::{Cluster, backends};
 use cairn_proto::backup::v1::{
-    ChunkRecord, FindMissingChunksRequest, PackHeader, ReadChunksRequest, UploadPackRequest,
-    UploadPackResponse, upload_pack_request,
+    ChunkIds, ChunkRecord, CommitSnapshotRequest, FindMissingChunksRequest, PackHeader,
+    ReadChunksRequest, SnapshotHeader, UploadPackRequest, UploadPackResponse,
+    commit_snapshot_request, upload_pack_request,
 };
+
+/// Commits a snapshot referencing the chunks `ids` (id bytes, the first the
+/// root tree) and returns its id.
+async fn commit(client: &mut cairn_agent::Backup, ids: &[u8]) -> String {
+    let mut sorted: Vec<Vec<u8>> = ids.iter().map(|i| vec![*i; 32]).collect();
+    sorted.sort();
+    let parts = vec![
+        CommitSnapshotRequest {
+            part: Some(commit_snapshot_request::Part::Header(SnapshotHeader {
+                tree_id: vec![ids[0]; 32],
+                hostname: "index-1".into(),
+                paths: vec!["/data".into()],
+                ..Default::default()
+            })),
+        },
+        CommitSnapshotRequest {
+            part: Some(commit_snapshot_request::Part::ChunkIds(ChunkIds {
+                ids: sorted,
+            })),
+        },
+    ];
+    client
+        .commit_snapshot(futures::stream::iter(parts))
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap()
+        .snapshot_id
+}
+
+/// The chunks `ids` (id bytes) of `snapshot` as read back, by id byte.
+async fn read(client: &mut cairn_agent::Backup, snapshot: &str, ids: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut stream = client
+        .read_chunks(ReadChunksRequest {
+            chunk_ids: ids.iter().map(|i| vec![*i; 32]).collect(),
+            snapshot_id: snapshot.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut read = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        read.extend(
+            message
+                .chunks
+                .into_iter()
+                .map(|c| (c.id[0], c.data.to_vec())),
+        );
+    }
+    read.sort();
+    read
+}
 
 /// A pack of `chunks` (id byte, stored bytes), laid end to end.
 fn pack(chunks: &[(u8, &[u8])]) -> (PackHeader, Vec<u8>) {
@@ -80,17 +137,10 @@ async fn an_unnamed_pack_is_named_by_its_hash() {
             assert_eq!(again.chunks_added, 0, "{backend:?}");
         }
 
-        let mut stream = client
-            .read_chunks(ReadChunksRequest {
-                chunk_ids: vec![vec![8; 32]],
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let message = stream.message().await.unwrap().unwrap();
+        let snapshot = commit(&mut client, &[7, 8]).await;
         assert_eq!(
-            message.chunks[0].data,
-            &b"eight, a little longer"[..],
+            read(&mut client, &snapshot, &[8]).await,
+            vec![(8, b"eight, a little longer".to_vec())],
             "{backend:?}"
         );
         cluster.stop().await;
@@ -98,27 +148,35 @@ async fn an_unnamed_pack_is_named_by_its_hash() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_chunks_keep_their_first_location() {
+async fn a_chunk_sent_again_with_other_bytes_is_a_further_copy() {
     for backend in backends() {
         let cluster = Cluster::start(backend).await;
-        let (session, _) = cluster.signup("Index", "US", "i@index.com", 2).await;
+        let (session, company) = cluster.signup("Index", "US", "i@index.com", 2).await;
         let mut client = cluster.backup_client(&session, "index-1").await;
 
         let first: &[(u8, &[u8])] = &[(1, b"first one"), (2, b"second, as first stored")];
         assert_eq!(upload(&mut client, first).await, 2, "{backend:?}");
         // The same pack again, as a resumed backup would send it.
         assert_eq!(upload(&mut client, first).await, 0, "{backend:?}");
-        // Chunk 2 again in another pack, chunk 3 twice within it.
+        // Chunk 2 again with other bytes in another pack (a further copy),
+        // chunk 3 twice within it (the first record counts).
         let second: &[(u8, &[u8])] = &[
             (2, b"second, stored again"),
             (3, b"third"),
             (3, b"third, repeated"),
         ];
-        assert_eq!(upload(&mut client, second).await, 1, "{backend:?}");
+        assert_eq!(upload(&mut client, second).await, 2, "{backend:?}");
+        // Chunk 1 with the bytes already stored: nothing new.
+        assert_eq!(
+            upload(&mut client, &[(1, b"first one")]).await,
+            0,
+            "{backend:?}"
+        );
 
         let missing = client
             .find_missing_chunks(FindMissingChunksRequest {
                 chunk_ids: (1..=4).map(|i| vec![i; 32]).collect(),
+                digests: Vec::new(),
             })
             .await
             .unwrap()
@@ -126,30 +184,29 @@ async fn repeated_chunks_keep_their_first_location() {
             .missing;
         assert_eq!(missing, vec![vec![4u8; 32]], "{backend:?}");
 
-        let mut stream = client
-            .read_chunks(ReadChunksRequest {
-                chunk_ids: vec![vec![2; 32], vec![3; 32]],
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut read = Vec::new();
-        while let Some(message) = stream.message().await.unwrap() {
-            read.extend(
-                message
-                    .chunks
-                    .into_iter()
-                    .map(|c| (c.id[0], c.data.to_vec())),
-            );
-        }
-        read.sort();
+        // The machine restores the copy it sent last.
+        let snapshot = commit(&mut client, &[2, 3]).await;
         assert_eq!(
-            read,
+            read(&mut client, &snapshot, &[2, 3]).await,
             vec![
-                (2, b"second, as first stored".to_vec()),
+                (2, b"second, stored again".to_vec()),
                 (3, b"third".to_vec())
             ],
             "{backend:?}"
+        );
+        let conflicts: Vec<_> = cluster
+            .audit_log(Region::Us, &company)
+            .await
+            .into_iter()
+            .filter(|e| e.action == "chunk.conflict")
+            .collect();
+        assert_eq!(conflicts.len(), 1, "{backend:?}");
+        assert!(
+            conflicts[0]
+                .field
+                .contains(&cairn_core::ChunkId([2; 32]).to_hex()[..32]),
+            "{backend:?}: {}",
+            conflicts[0].field
         );
         cluster.stop().await;
     }

@@ -68,6 +68,7 @@ async fn another_companys_objects_are_not_found() {
             ),
             tonic::Code::NotFound
         );
+        // A machine deletes no snapshot at all, its own or another's.
         assert_eq!(
             code_of(
                 b.delete_snapshot(DeleteSnapshotRequest {
@@ -75,12 +76,13 @@ async fn another_companys_objects_are_not_found() {
                 })
                 .await
             ),
-            tonic::Code::NotFound
+            tonic::Code::PermissionDenied
         );
         assert_eq!(
             code_of(
                 b.read_chunks(ReadChunksRequest {
-                    chunk_ids: vec![tree.clone()]
+                    chunk_ids: vec![tree.clone()],
+                    snapshot_id: a_snapshot.clone(),
                 })
                 .await
             ),

@@ -16,6 +16,7 @@ mod isolation;
 mod killed;
 mod mail;
 mod personal_key;
+mod poisoning;
 mod reasons;
 mod sessions;
 mod stalled;

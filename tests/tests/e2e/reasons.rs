@@ -61,7 +61,7 @@ fn pack(body: &[u8]) -> Vec<UploadPackRequest> {
                     id: vec![9; 32],
                     offset: 0,
                     length: body.len() as u32,
-                    raw_length: 4,
+                    raw_length: body.len() as u32,
                 }],
             })),
         },

@@ -19,7 +19,7 @@ use cairn_agent::{AgentClient, AgentState, Quiet};
 use cairn_client::ClientConfig;
 use cairn_core::Region;
 use cairn_e2e::{Cluster, backends, noise};
-use cairn_entity::regional::{chunk, snapshot, snapshot_ref_page};
+use cairn_entity::regional::{chunk, chunk_holding, snapshot, snapshot_ref_page};
 
 /// A generous bound on a call that must fail quickly: reaching it means
 /// the agent hung, which is what these tests rule out.
@@ -252,6 +252,11 @@ async fn a_cache_naming_chunks_the_cell_lost_is_dropped_and_the_backup_redone() 
             .unwrap();
         chunk::Entity::delete_many()
             .filter(chunk::Column::CompanyId.eq(company))
+            .exec(&db)
+            .await
+            .unwrap();
+        chunk_holding::Entity::delete_many()
+            .filter(chunk_holding::Column::CompanyId.eq(company))
             .exec(&db)
             .await
             .unwrap();

@@ -2,22 +2,21 @@
 //!
 //! One thread walks the paths in name order and takes the chunk lists of files
 //! unchanged since the last backup from the parent-snapshot cache, without
-//! reading them. Reader threads read, cut and name the other files; a
-//! resolver asks the server in batches which of those chunks the company
-//! lacks; encoder threads compress and encrypt the missing ones; the packer
-//! fills packs, which upload while the walk goes on. A byte budget bounds the
+//! reading them. Reader threads read, cut, name, compress and seal the other
+//! files; a resolver seals the trees, and asks the server in batches which
+//! of those chunks the machine's person does not hold with the same bytes
+//! (each id with its sealed copy's digest); the packer fills packs, which upload while the walk goes on. A byte budget bounds the
 //! chunk data between the readers and the server (`budget.rs`), so memory
 //! does not grow with the sizes of files or chunks.
 //! The snapshot is committed last, after every pack it needs is stored.
 //!
-//! One module per stage: `walk`, `read`, `resolve`, `encode`, `pack`,
+//! One module per stage: `walk`, `read`, `resolve`, `pack`,
 //! `upload` and `assemble`; `pipeline` starts them and `commit` sends the
 //! snapshot's chunk list. What the stages share lives in `stage` (and the
 //! walk's steps in `steps`), so no stage depends on another's module.
 
 mod assemble;
 mod commit;
-mod encode;
 mod events;
 mod pack;
 mod pipeline;

@@ -64,25 +64,18 @@ impl Pipeline {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (job_tx, job_rx) = flume::bounded::<Vec<FileJob>>(QUEUED_JOBS);
         let (plain_tx, plain_rx) = flume::bounded::<Vec<Plain>>(QUEUED_CHUNKS);
-        let (missing_tx, missing_rx) = flume::bounded::<Plain>(QUEUED_CHUNKS);
         let (blob_tx, blob_rx) = flume::bounded::<Vec<(EncodedBlob, Permit)>>(QUEUED_CHUNKS);
         let walked = std::thread::scope(|scope| {
             for _ in 0..workers {
                 let (jobs, plain) = (job_rx.clone(), plain_tx.clone());
                 spawn_stage(scope, "read", move || self.read_files(jobs, plain))?;
             }
-            let (plain, missing) = (plain_rx, missing_tx);
+            let plain = plain_rx;
             let btx = blob_tx.clone();
             spawn_stage(scope, "ask", move || {
-                self.stage(self.resolve(plain, missing, btx, connection, handle))
+                self.stage(self.resolve(plain, btx, connection, handle))
             })?;
-            for _ in 0..workers {
-                let (missing, blobs) = (missing_rx.clone(), blob_tx.clone());
-                spawn_stage(scope, "encode", move || {
-                    self.stage(self.encode(missing, blobs))
-                })?;
-            }
-            drop((job_rx, missing_rx, blob_tx));
+            drop((job_rx, blob_tx));
             spawn_stage(scope, "pack", move || self.stage(self.pack(blob_rx, packs)))?;
             let own = self.state_dir.as_deref().and_then(OwnDir::of);
             if self.events.wants_totals() {

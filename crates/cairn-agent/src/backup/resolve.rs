@@ -1,5 +1,6 @@
 //! The resolver: asks the server in batches which of this run's new chunks
-//! the company lacks, and passes the missing ones on to be packed.
+//! the machine's person does not hold with the same stored bytes, and
+//! passes the missing ones on to be packed.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -7,7 +8,8 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 
 use cairn_client::{ClientError, Connection, Idempotency};
-use cairn_engine::EncodedBlob;
+use cairn_crypto::stored_digest;
+use cairn_engine::{EncodedBlob, encode_named_blob};
 use cairn_proto::backup::v1::{FindMissingChunksRequest, FindMissingChunksResponse};
 
 use crate::budget::Permit;
@@ -33,16 +35,31 @@ impl Pipeline {
     pub(super) fn resolve(
         &self,
         plain: flume::Receiver<Vec<Plain>>,
-        missing: flume::Sender<Plain>,
         blobs: flume::Sender<Vec<(EncodedBlob, Permit)>>,
         connection: Connection,
         handle: Handle,
     ) -> anyhow::Result<()> {
         type Answer = tokio::task::JoinHandle<Result<FindMissingChunksResponse, ClientError>>;
         let mut asked: VecDeque<(Answer, Vec<Plain>)> = VecDeque::new();
-        let ask = |asked: &mut VecDeque<(Answer, Vec<Plain>)>, chunks: Vec<Plain>| {
+        let ask = |asked: &mut VecDeque<(Answer, Vec<Plain>)>,
+                   mut chunks: Vec<Plain>|
+         -> anyhow::Result<()> {
+            // The server says "stored" only for a copy of the same bytes as
+            // ours (see `seal`), so each id goes with our copy's digest.
+            for chunk in &mut chunks {
+                self.seal(chunk)?;
+            }
             let request = FindMissingChunksRequest {
                 chunk_ids: chunks.iter().map(|c| c.id.0.to_vec()).collect(),
+                digests: chunks
+                    .iter()
+                    .map(|c| {
+                        c.blob
+                            .as_ref()
+                            .map(|b| stored_digest(&b.stored).to_vec())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
             };
             let connection = connection.clone();
             // A question changes nothing on the server: retried when the
@@ -57,6 +74,7 @@ impl Pipeline {
                     .await
             });
             asked.push_back((answer, chunks));
+            Ok(())
         };
         let take_answer = |asked: &mut VecDeque<(Answer, Vec<Plain>)>| -> anyhow::Result<()> {
             let Some((answer, chunks)) = asked.pop_front() else {
@@ -71,16 +89,12 @@ impl Pipeline {
                 .missing
                 .into_iter()
                 .collect();
-            let mut encoded = Vec::new();
-            for chunk in chunks {
-                if lacking.contains(chunk.id.0.as_slice()) {
-                    if let Some(blob) = chunk.blob {
-                        encoded.push((blob, chunk.permit));
-                        continue;
-                    }
-                    missing.send(chunk).map_err(|_| Stopped)?;
-                }
-            }
+            // Every chunk asked about was sealed first (`seal`).
+            let encoded: Vec<_> = chunks
+                .into_iter()
+                .filter(|chunk| lacking.contains(chunk.id.0.as_slice()))
+                .filter_map(|chunk| chunk.blob.map(|blob| (blob, chunk.permit)))
+                .collect();
             if !encoded.is_empty() {
                 blobs.send(encoded).map_err(|_| Stopped)?;
             }
@@ -109,7 +123,7 @@ impl Pipeline {
                     chunk.data.len() + chunk.blob.as_ref().map_or(0, |b| b.stored.len());
                 pending.push(chunk);
                 if pending.len() >= PENDING_CHUNKS || pending_bytes >= PENDING_BYTES {
-                    ask(&mut asked, std::mem::take(&mut pending));
+                    ask(&mut asked, std::mem::take(&mut pending))?;
                     pending_bytes = 0;
                     if asked.len() > ASKS_IN_FLIGHT {
                         take_answer(&mut asked)?;
@@ -118,10 +132,25 @@ impl Pipeline {
             }
         }
         if !pending.is_empty() {
-            ask(&mut asked, pending);
+            ask(&mut asked, pending)?;
         }
         while !asked.is_empty() {
             take_answer(&mut asked)?;
+        }
+        Ok(())
+    }
+
+    /// Seals a chunk not sealed yet (a tree; file chunks are sealed by the
+    /// readers), so it can be asked about with its digest. Sealing is
+    /// deterministic: every honest machine's copy of a chunk is the same
+    /// bytes, and a copy the server holds with other bytes is damaged or
+    /// forged, so ours is sent.
+    fn seal(&self, chunk: &mut Plain) -> anyhow::Result<()> {
+        if chunk.blob.is_none() {
+            let blob = encode_named_blob(&self.key, chunk.id, &chunk.data)?;
+            chunk.data = Vec::new();
+            chunk.permit.shrink_to(blob.stored.len());
+            chunk.blob = Some(blob);
         }
         Ok(())
     }

@@ -118,7 +118,14 @@ impl Restorer {
                 id,
                 plain.map_err(|e| match e {
                     EngineError::TooLarge(_) => too_large(&id),
-                    e => format!("chunk {id} is damaged: {e}"),
+                    // The server sends the copy the snapshot's person
+                    // uploaded; one that does not open, or opens to other
+                    // bytes, was damaged in storage or forged by another
+                    // machine.
+                    e => format!(
+                        "chunk {id} is damaged or forged (its stored copy does not decrypt \
+                         to the chunk its id names): {e}"
+                    ),
                 }),
             );
         }
@@ -135,6 +142,7 @@ impl Restorer {
     ) -> anyhow::Result<Vec<(ChunkId, Bytes)>> {
         let request = ReadChunksRequest {
             chunk_ids: batch.iter().map(|id| id.0.to_vec()).collect(),
+            snapshot_id: self.snapshot.to_string(),
         };
         // The answer is read whole within a deadline sized to the chunks
         // asked for, so a stalled cell cannot hold the restore.

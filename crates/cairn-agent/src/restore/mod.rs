@@ -135,6 +135,7 @@ pub async fn restore_using(
         fs::create_dir_all(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
         let restorer = Restorer {
+            snapshot: id,
             ids: key.chunk_id_key(),
             key,
             client,

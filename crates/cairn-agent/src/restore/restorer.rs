@@ -12,7 +12,7 @@ use bytes::Bytes;
 use filetime::FileTime;
 use tokio::runtime::Handle;
 
-use cairn_core::ChunkId;
+use cairn_core::{ChunkId, SnapshotId};
 use cairn_crypto::{ChunkIdKey, DataKey};
 use cairn_engine::CHUNK_MAX;
 use cairn_proto::backup::v1::{Node, SnapshotStats};
@@ -116,6 +116,8 @@ pub(super) struct Failures {
 pub(super) const NAMED_FAILURES: usize = 20;
 
 pub(super) struct Restorer {
+    /// The snapshot restored: the server serves only its chunks.
+    pub(super) snapshot: SnapshotId,
     pub(super) key: DataKey,
     pub(super) ids: ChunkIdKey,
     pub(super) client: AgentClient,

@@ -11,6 +11,7 @@ use cairn_core::{ChunkId, Error, PackId};
 use cairn_entity::regional::snapshot;
 use cairn_proto::backup::v1::{self as pb, commit_snapshot_request, upload_pack_request};
 
+use crate::holdings::Digest;
 use crate::ingest::{PackHeader, PackRecord, PackUpload};
 use crate::read::ChunkBatch;
 use crate::snapshots::{SnapshotCommit, SnapshotHeader, SnapshotStats};
@@ -29,6 +30,35 @@ pub(crate) fn parse_ids(field: &str, raw: &[Vec<u8>]) -> Result<Vec<ChunkId>, Er
     }
     raw.iter()
         .map(|id| ChunkId::from_slice(id, field))
+        .collect()
+}
+
+/// A FindMissingChunks request, checked: the ids, each with the digest of
+/// the caller's sealed copy when it sent digests.
+pub(crate) fn missing_query(
+    request: &pb::FindMissingChunksRequest,
+) -> Result<Vec<(ChunkId, Option<Digest>)>, Error> {
+    let ids = parse_ids("chunk_ids", &request.chunk_ids)?;
+    if request.digests.is_empty() {
+        return Ok(ids.into_iter().map(|id| (id, None)).collect());
+    }
+    if request.digests.len() != ids.len() {
+        return Err(Error::invalid(
+            "digests",
+            format!(
+                "one per chunk id or none: {} digests for {} ids",
+                request.digests.len(),
+                ids.len()
+            ),
+        ));
+    }
+    ids.into_iter()
+        .zip(&request.digests)
+        .map(|(id, digest)| {
+            let digest = Digest::try_from(digest.as_slice())
+                .map_err(|_| Error::invalid("digests", "each digest must be 32 bytes"))?;
+            Ok((id, Some(digest)))
+        })
         .collect()
 }
 
@@ -184,4 +214,51 @@ pub(crate) fn read_response(batch: ChunkBatch) -> Result<pb::ReadChunksResponse,
         })
         .collect();
     Ok(pb::ReadChunksResponse { chunks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(raw_length: u32, length: u32) -> pb::PackHeader {
+        pb::PackHeader {
+            pack_id: Vec::new(),
+            size: 64 * 1024 * 1024,
+            chunks: vec![
+                pb::ChunkRecord {
+                    id: vec![1; 32],
+                    offset: 0,
+                    length: 100,
+                    raw_length: 100,
+                },
+                pb::ChunkRecord {
+                    id: vec![2; 32],
+                    offset: 100,
+                    length,
+                    raw_length,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_any_chunk_is_refused_by_name() {
+        let max = cairn_engine::MAX_BLOB_SIZE as u32;
+        let sealed = cairn_engine::max_stored_len(max) as u32;
+        assert!(PackHeader::try_from(header(max, sealed)).is_ok());
+        for (raw, stored, says) in [
+            (max + 1, 1000, "raw_length"),
+            (max, sealed + 1, "more than sealing"),
+            (10, 60 * 1024 * 1024, "more than sealing"),
+        ] {
+            let err = PackHeader::try_from(header(raw, stored)).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidArgument { field, .. } if field == "header.chunks"),
+                "{err}"
+            );
+            assert_eq!(err.reason(), cairn_core::Reason::InvalidArgument);
+            assert!(err.to_string().contains("pack record 1"), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
 }

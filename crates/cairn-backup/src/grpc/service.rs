@@ -13,8 +13,10 @@ use cairn_proto::backup::v1 as pb;
 use cairn_store::CellStore;
 use cairn_tenancy::access::{self, EVERYONE};
 
-use super::convert::{pack_upload, parse_ids, read_response, snapshot_commit, snapshot_to_proto};
-use crate::index::present;
+use super::convert::{
+    missing_query, pack_upload, parse_ids, read_response, snapshot_commit, snapshot_to_proto,
+};
+use crate::holdings::{self, Holder};
 use crate::snapshots::{Caller, Visible};
 use crate::{ingest, read, snapshots};
 
@@ -65,12 +67,11 @@ impl pb::backup_service_server::BackupService for BackupService {
         &self,
         request: Request<pb::FindMissingChunksRequest>,
     ) -> Result<Response<pb::FindMissingChunksResponse>, Status> {
-        let (_, scope) = self.agent(&request).await?;
-        let ids = parse_ids("chunk_ids", &request.get_ref().chunk_ids)?;
-        let held = present(&self.db, scope, &ids).await?;
-        let missing = ids
+        let (agent, scope) = self.agent(&request).await?;
+        let asked = missing_query(request.get_ref())?;
+        let missing = holdings::missing(&self.db, scope, Holder::of(&agent), &asked)
+            .await?
             .into_iter()
-            .filter(|id| !held.contains(id))
             .map(|id| id.0.to_vec())
             .collect();
         Ok(Response::new(pb::FindMissingChunksResponse { missing }))
@@ -81,9 +82,10 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<Streaming<pb::UploadPackRequest>>,
     ) -> Result<Response<pb::UploadPackResponse>, Status> {
         let (agent, scope) = self.agent(&request).await?;
+        let ip = cairn_auth::client_ip(&request);
         let upload = pack_upload(request.into_inner()).await?;
         let (chunks_added, pack_id) =
-            ingest::receive_and_store(&self.db, &self.store, scope, &agent, upload).await?;
+            ingest::receive_and_store(&self.db, &self.store, scope, &agent, &ip, upload).await?;
         if let Err(err) = cairn_tenancy::quota::alert_if_near(&self.db, scope, &agent).await {
             tracing::warn!(error = %err, "could not check the quota alert");
         }
@@ -139,12 +141,11 @@ impl pb::backup_service_server::BackupService for BackupService {
         request: Request<pb::DeleteSnapshotRequest>,
     ) -> Result<Response<pb::DeleteSnapshotResponse>, Status> {
         let (caller, scope) = self.caller(&request).await?;
-        if let Caller::User(user) = &caller {
-            user.require_admin()?;
-        }
+        let ip = cairn_auth::client_ip(&request);
+        // Agents and members learn nothing about the id they sent.
+        snapshots::may_delete(&caller)?;
         let id = SnapshotId::parse(&request.get_ref().snapshot_id, "snapshot_id")?;
-        let visible = self.visible(&caller, scope).await?;
-        snapshots::delete(&self.db, scope, &visible, id).await?;
+        snapshots::delete(&self.db, scope, &caller, &ip, id).await?;
         Ok(Response::new(pb::DeleteSnapshotResponse {}))
     }
 
@@ -163,8 +164,20 @@ impl pb::backup_service_server::BackupService for BackupService {
             )
             .into());
         }
+        let snapshot = match request.get_ref().snapshot_id.as_str() {
+            "" => {
+                return Err(Error::invalid(
+                    "snapshot_id",
+                    "name the snapshot being restored: only its chunks are served",
+                )
+                .into());
+            }
+            id => SnapshotId::parse(id, "snapshot_id")?,
+        };
         let ids = parse_ids("chunk_ids", &request.get_ref().chunk_ids)?;
-        let rx = read::read_chunks(&self.db, self.store.clone(), scope, ids).await?;
+        let visible = self.visible(&caller, scope).await?;
+        let rx =
+            read::read_chunks(&self.db, self.store.clone(), scope, &visible, snapshot, ids).await?;
         Ok(Response::new(Box::pin(
             ReceiverStream::new(rx).map(read_response),
         )))

@@ -72,9 +72,15 @@ async fn a_commit_whose_stream_fails_midway_commits_nothing() {
                 Err(failure),
             ]);
             let commit = snapshot_commit(messages).await.ok().unwrap();
-            let err = snapshots::commit(&db, scope, agent, retention, commit)
-                .await
-                .unwrap_err();
+            let err = snapshots::commit(
+                &db,
+                scope,
+                crate::testing::machine(agent),
+                retention,
+                commit,
+            )
+            .await
+            .unwrap_err();
             if cancel {
                 assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
             } else {

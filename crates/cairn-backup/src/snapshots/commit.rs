@@ -8,6 +8,8 @@ use cairn_core::{AgentId, ChunkId, Error, SnapshotId};
 use cairn_entity::regional::{agent, snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, begin_write, db_err};
 
+use crate::holdings::Holder;
+
 use super::refs::write_refs;
 use super::retention::apply_retention;
 use super::{Retention, SnapshotCommit, SnapshotHeader};
@@ -28,7 +30,18 @@ where
         keep_last: usize::try_from(group.keep_last).unwrap_or(1).max(1),
         keep_within_days: i64::from(group.keep_within_days),
     };
-    self::commit(db, scope, AgentId(agent.id), retention, commit).await
+    let machine = Machine {
+        agent: AgentId(agent.id),
+        holder: Holder::of(agent),
+    };
+    self::commit(db, scope, machine, retention, commit).await
+}
+
+/// The committing machine, and whose chunks it may reference.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Machine {
+    pub(crate) agent: AgentId,
+    pub(crate) holder: Holder,
 }
 
 /// Commits a snapshot whose header is read: its referenced chunk ids come
@@ -39,7 +52,7 @@ where
 pub(crate) async fn commit<I>(
     db: &DatabaseConnection,
     scope: CompanyScope,
-    agent: AgentId,
+    Machine { agent, holder }: Machine,
     retention: Retention,
     SnapshotCommit { header, ids }: SnapshotCommit<I>,
 ) -> Result<snapshot::Model, Error>
@@ -48,7 +61,7 @@ where
 {
     let id = SnapshotId::new();
     let outcome = async {
-        write_refs(db, scope, agent, id, header.tree, ids).await?;
+        write_refs(db, scope, agent, holder, id, header.tree, ids).await?;
         record(db, scope, agent, retention, id, header).await
     }
     .await;
@@ -108,27 +121,31 @@ async fn record(
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::CompanyId;
+    use cairn_auth::Role;
 
     use super::*;
+    use crate::holdings::Holder;
     use crate::snapshots::refs::PAGE_IDS;
-    use crate::snapshots::{Visible, delete};
-    use crate::testing::{KEEP, company_pages, id, pages_of, requests, store_chunks};
+    use crate::snapshots::{Caller, delete};
+    use crate::testing::{KEEP, company_pages, id, machine, pages_of, requests, store_chunks};
 
     #[tokio::test]
     async fn references_are_checked_and_written_a_page_at_a_time() {
         for test_db in cairn_migration::testing::test_databases().await.unwrap() {
             let db = cairn_migration::open_regional(&test_db.url).await.unwrap();
-            let scope = CompanyScope::for_tests(CompanyId::new());
+            let scope = crate::testing::company(&db, None).await;
+            let admin = Caller::User(crate::testing::user(&db, scope, Role::Admin).await);
             let agent = AgentId(uuid::Uuid::now_v7());
             // Two and a half pages of chunks, the tree in their midst.
             let ids: Vec<ChunkId> = (0..(PAGE_IDS * 5 / 2) as u32).map(|n| id(n * 2)).collect();
             let tree = id(2001);
-            store_chunks(&db, scope, &ids).await;
-            store_chunks(&db, scope, &[tree]).await;
+            store_chunks(&db, scope, Holder(agent.0), &ids).await;
+            store_chunks(&db, scope, Holder(agent.0), &[tree]).await;
 
             let commit_in = requests(tree, &ids);
-            let first = commit(&db, scope, agent, KEEP, commit_in).await.unwrap();
+            let first = commit(&db, scope, machine(agent), KEEP, commit_in)
+                .await
+                .unwrap();
             let mut expected: Vec<ChunkId> = ids.clone();
             expected.push(tree);
             expected.sort();
@@ -144,11 +161,13 @@ mod tests {
             // ones are looked up, and one the company lacks fails the
             // commit without leaving pages behind.
             let added: Vec<ChunkId> = (0..10).map(|n| id(n * 2 + 1)).collect();
-            store_chunks(&db, scope, &added).await;
+            store_chunks(&db, scope, Holder(agent.0), &added).await;
             let mut next: Vec<ChunkId> = ids.iter().chain(&added).copied().collect();
             next.sort();
             let commit_in = requests(tree, &next);
-            let second = commit(&db, scope, agent, KEEP, commit_in).await.unwrap();
+            let second = commit(&db, scope, machine(agent), KEEP, commit_in)
+                .await
+                .unwrap();
             assert_eq!(
                 pages_of(&db, second.id).await.len(),
                 (next.len() + 1) * 32,
@@ -158,7 +177,7 @@ mod tests {
             let mut lacking = next.clone();
             lacking.push(id(u32::MAX));
             let commit_in = requests(tree, &lacking);
-            let err = commit(&db, scope, agent, KEEP, commit_in)
+            let err = commit(&db, scope, machine(agent), KEEP, commit_in)
                 .await
                 .unwrap_err();
             assert!(
@@ -171,20 +190,20 @@ mod tests {
             let mut unsorted = ids.clone();
             unsorted.swap(10, PAGE_IDS + 10);
             let commit_in = requests(tree, &unsorted);
-            let err = commit(&db, scope, agent, KEEP, commit_in)
+            let err = commit(&db, scope, machine(agent), KEEP, commit_in)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("ascending order"), "{err}");
             let repeated = [ids[0], ids[0]];
             let commit_in = requests(tree, &repeated);
-            let err = commit(&db, scope, agent, KEEP, commit_in)
+            let err = commit(&db, scope, machine(agent), KEEP, commit_in)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("ascending order"), "{err}");
             assert_eq!(company_pages(&db, scope).await, 6, "{}", test_db.backend);
 
             // Deleting a snapshot removes its pages.
-            delete(&db, scope, &Visible::All, SnapshotId(first.id))
+            delete(&db, scope, &admin, "", SnapshotId(first.id))
                 .await
                 .unwrap();
             assert!(pages_of(&db, first.id).await.is_empty());

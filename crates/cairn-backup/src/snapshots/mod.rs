@@ -17,10 +17,10 @@ mod retention;
 mod sweep;
 mod visibility;
 
-#[cfg(test)]
-pub(crate) use commit::commit;
 pub(crate) use commit::commit_for_agent;
-pub(crate) use delete::delete;
+#[cfg(test)]
+pub(crate) use commit::{Machine, commit};
+pub(crate) use delete::{delete, may_delete};
 pub(crate) use header::{SnapshotCommit, SnapshotHeader, SnapshotStats};
 pub(crate) use list::{get, list};
 pub(crate) use retention::Retention;

@@ -1,6 +1,8 @@
 //! A commit's referenced chunk ids, written a page at a time as they arrive,
-//! each page checked first against the company's chunk index (ids the
-//! agent's previous snapshot references pass without a lookup).
+//! each page checked first against the chunks the machine's person holds
+//! (ids the agent's previous snapshot references pass without a lookup): a
+//! machine cannot commit a snapshot pointing at a colleague's chunks to
+//! restore them.
 
 use futures::{Stream, StreamExt};
 use sea_orm::{
@@ -11,7 +13,7 @@ use cairn_core::{AgentId, ChunkId, Error, SnapshotId};
 use cairn_entity::regional::{snapshot, snapshot_ref_page};
 use cairn_entity::{CompanyScope, db_err};
 
-use crate::index::lacking_sorted;
+use crate::holdings::{Holder, lacking_sorted};
 
 /// Chunk ids per page of a snapshot's references (128 KiB).
 pub(super) const PAGE_IDS: usize = 4096;
@@ -21,6 +23,7 @@ pub(super) async fn write_refs<I>(
     db: &DatabaseConnection,
     scope: CompanyScope,
     agent: AgentId,
+    holder: Holder,
     snapshot: SnapshotId,
     tree: ChunkId,
     mut ids: I,
@@ -31,6 +34,7 @@ where
     let mut pages = RefPages {
         db,
         scope,
+        holder,
         snapshot,
         parent: ParentRefs::newest(db, scope, agent).await?,
         page: Vec::with_capacity(PAGE_IDS * 32),
@@ -59,10 +63,12 @@ where
 }
 
 /// Writes a snapshot's pages of referenced ids as they fill, each checked
-/// first: every id must be stored for the company.
+/// first: every id must be held by the machine's person or referenced by
+/// its previous snapshot.
 struct RefPages<'a> {
     db: &'a DatabaseConnection,
     scope: CompanyScope,
+    holder: Holder,
     snapshot: SnapshotId,
     parent: ParentRefs<'a>,
     page: Vec<u8>,
@@ -103,7 +109,7 @@ impl RefPages<'_> {
         if self.page.is_empty() {
             return Ok(());
         }
-        let lacking = lacking_sorted(self.db, self.scope, &self.fresh).await?;
+        let lacking = lacking_sorted(self.db, self.scope, self.holder, &self.fresh).await?;
         if !lacking.is_empty() {
             return Err(Error::ChunksNotStored {
                 lacking: lacking.len(),

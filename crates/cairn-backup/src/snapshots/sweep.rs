@@ -37,8 +37,9 @@ mod tests {
     use sea_orm::Set;
 
     use super::*;
+    use crate::holdings::Holder;
     use crate::snapshots::commit;
-    use crate::testing::{KEEP, id, pages_of, requests, store_chunks};
+    use crate::testing::{KEEP, id, machine, pages_of, requests, store_chunks};
     use cairn_core::AgentId;
     use cairn_entity::CompanyScope;
 
@@ -49,9 +50,11 @@ mod tests {
             let scope = CompanyScope::for_tests(CompanyId::new());
             let agent = AgentId(uuid::Uuid::now_v7());
             let tree = id(1);
-            store_chunks(&db, scope, &[tree]).await;
+            store_chunks(&db, scope, Holder(agent.0), &[tree]).await;
             let commit_in = requests(tree, &[]);
-            let committed = commit(&db, scope, agent, KEEP, commit_in).await.unwrap();
+            let committed = commit(&db, scope, machine(agent), KEEP, commit_in)
+                .await
+                .unwrap();
             let old = chrono::Utc::now() - chrono::Duration::days(3);
             let (abandoned, under_way) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
             for (snapshot, created_at) in [(abandoned, old), (under_way, chrono::Utc::now())] {

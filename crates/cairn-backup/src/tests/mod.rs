@@ -3,6 +3,8 @@
 //! snapshots a caller sees, retention at commit, other companies' objects,
 //! and refusals that must leave nothing behind.
 
+mod deletion;
+mod holdings;
 mod refusals;
 mod retention;
 mod visibility;

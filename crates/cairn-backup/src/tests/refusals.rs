@@ -11,6 +11,7 @@ use cairn_entity::CompanyScope;
 use cairn_entity::regional::{chunk, pack, snapshot};
 use cairn_store::CellStore;
 
+use crate::holdings::Holder;
 use crate::ingest::{PackHeader, PackRecord, PackUpload, receive_and_store};
 use crate::snapshots;
 use crate::testing::{
@@ -49,16 +50,22 @@ async fn a_commit_naming_a_chunk_the_company_lacks_leaves_no_pages() {
         // Enough ids for a page to be written before the lacking one: the
         // commit still leaves nothing.
         let ours: Vec<ChunkId> = (0..5000).map(|n| id(n * 2)).collect();
-        store_chunks(&db, scope, &ours).await;
+        store_chunks(&db, scope, Holder(machine.0), &ours).await;
         // Held by another company: dedup does not reach across companies.
         let theirs = id(20_001);
-        store_chunks(&db, other, &[theirs]).await;
+        store_chunks(&db, other, Holder(machine.0), &[theirs]).await;
         let mut ids = ours.clone();
         ids.push(theirs);
 
-        let err = snapshots::commit(&db, scope, machine, KEEP, requests(ours[0], &ids))
-            .await
-            .unwrap_err();
+        let err = snapshots::commit(
+            &db,
+            scope,
+            crate::testing::machine(machine),
+            KEEP,
+            requests(ours[0], &ids),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.reason(), Reason::ChunksNotStored, "{backend}: {err}");
         assert!(
             matches!(err, Error::ChunksNotStored { lacking: 1, first, .. } if first == theirs),
@@ -68,9 +75,15 @@ async fn a_commit_naming_a_chunk_the_company_lacks_leaves_no_pages() {
         assert_eq!(snapshots_of(&db, scope).await, 0, "{backend}");
 
         // The same ids without the foreign one commit.
-        snapshots::commit(&db, scope, machine, KEEP, requests(ours[0], &ours))
-            .await
-            .unwrap();
+        snapshots::commit(
+            &db,
+            scope,
+            crate::testing::machine(machine),
+            KEEP,
+            requests(ours[0], &ours),
+        )
+        .await
+        .unwrap();
         assert_eq!(snapshots_of(&db, scope).await, 1, "{backend}");
     }
 }
@@ -103,7 +116,7 @@ async fn an_upload_past_the_quota_stores_and_indexes_nothing() {
         let machine = agent(&db, scope, None, None).await;
 
         // Under the quota, the pack is stored and its chunk indexed.
-        let (added, _) = receive_and_store(&db, &store, scope, &machine, upload(600, id(1)))
+        let (added, _) = receive_and_store(&db, &store, scope, &machine, "", upload(600, id(1)))
             .await
             .unwrap();
         assert_eq!(added, 1, "{backend}");
@@ -111,7 +124,7 @@ async fn an_upload_past_the_quota_stores_and_indexes_nothing() {
         let stored = store.list(None).await.unwrap().len();
 
         // Past it: refused, and nothing more in the bucket or the index.
-        let err = receive_and_store(&db, &store, scope, &machine, upload(600, id(2)))
+        let err = receive_and_store(&db, &store, scope, &machine, "", upload(600, id(2)))
             .await
             .unwrap_err();
         assert_eq!(err.reason(), Reason::QuotaExceeded, "{backend}: {err}");
@@ -122,7 +135,7 @@ async fn an_upload_past_the_quota_stores_and_indexes_nothing() {
         let roomy = company(&db, None).await;
         let small = group(&db, roomy, &Policy::default(), Some(100)).await;
         let grouped = agent(&db, roomy, None, Some(&small)).await;
-        let err = receive_and_store(&db, &store, roomy, &grouped, upload(600, id(3)))
+        let err = receive_and_store(&db, &store, roomy, &grouped, "", upload(600, id(3)))
             .await
             .unwrap_err();
         assert_eq!(err.reason(), Reason::QuotaExceeded, "{backend}: {err}");

@@ -15,6 +15,9 @@ pub struct Model {
     pub length: i64,
     /// Plaintext length, in bytes.
     pub raw_length: i64,
+    /// BLAKE3 of the stored bytes; none for chunks stored before digests
+    /// were taken (they match any copy).
+    pub digest: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,8 @@
 pub mod agent;
 pub mod audit;
 pub mod chunk;
+pub mod chunk_copy;
+pub mod chunk_holding;
 pub mod company;
 pub mod email_token;
 pub mod employee_count;
