@@ -136,3 +136,72 @@ pub(crate) async fn clear(db: &DatabaseConnection, key: Vec<u8>) -> Result<(), E
     .map_err(db_err("clearing attempts"))?;
     Ok(())
 }
+
+/// Requests that send mail to an address someone typed, limited per client
+/// address and per target mailbox so nobody can flood a mailbox or probe
+/// many addresses through Cairn.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Mailing {
+    PasswordReset,
+    SignUp,
+}
+
+/// The window of the mailing limits.
+const MAILING_WINDOW_SECS: i64 = 60 * 60;
+
+impl Mailing {
+    fn name(self) -> &'static str {
+        match self {
+            Mailing::PasswordReset => "password-reset",
+            Mailing::SignUp => "sign-up",
+        }
+    }
+
+    /// Requests per client address in the window.
+    pub(crate) fn per_address(self) -> i32 {
+        match self {
+            Mailing::PasswordReset => 20,
+            Mailing::SignUp => 20,
+        }
+    }
+
+    /// Requests per target mailbox in the window.
+    pub(crate) fn per_mailbox(self) -> i32 {
+        match self {
+            Mailing::PasswordReset => 3,
+            Mailing::SignUp => 5,
+        }
+    }
+}
+
+fn refused(what: Mailing, from: &str, secs: u64) -> Error {
+    Error::RateLimited {
+        message: format!("too many {} requests {from}", what.name()),
+        retry_after_secs: secs,
+    }
+}
+
+/// Counts a `what` request from `ip`, and for `mailbox` when it names one;
+/// RATE_LIMITED (with the wait) past either limit. A refused request still
+/// counts, whether or not the mailbox has an account, so the answer tells
+/// nothing about it.
+pub(crate) async fn limit_mailing(
+    db: &DatabaseConnection,
+    what: Mailing,
+    ip: &str,
+    mailbox: Option<&str>,
+) -> Result<(), Error> {
+    let kind = format!("{}-address", what.name());
+    let from_address = count(db, key(&kind, ip), MAILING_WINDOW_SECS).await?;
+    if let Some(secs) = from_address.refused_for(what.per_address(), MAILING_WINDOW_SECS) {
+        return Err(refused(what, "from this address", secs));
+    }
+    if let Some(mailbox) = mailbox {
+        let kind = format!("{}-mailbox", what.name());
+        let for_mailbox = count(db, key(&kind, mailbox), MAILING_WINDOW_SECS).await?;
+        if let Some(secs) = for_mailbox.refused_for(what.per_mailbox(), MAILING_WINDOW_SECS) {
+            return Err(refused(what, "for this address", secs));
+        }
+    }
+    Ok(())
+}

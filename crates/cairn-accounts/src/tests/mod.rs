@@ -6,6 +6,7 @@
 mod deletion;
 mod export;
 mod invitations;
+mod mailing_limits;
 mod profile;
 mod roles;
 mod sessions;
