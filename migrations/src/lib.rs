@@ -87,9 +87,9 @@ const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
+        if path != std::path::Path::new(":memory:") {
+            private_sqlite_file(path)
+                .map_err(|e| DbErr::Custom(format!("creating {}: {e}", path.display())))?;
         }
     }
     let mut options = ConnectOptions::new(url.to_owned());
@@ -114,6 +114,41 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             .pragma("secure_delete", "ON")
     });
     Database::connect(options).await
+}
+
+/// Makes a SQLite database readable by the server's user only, whatever the
+/// umask: its folder 0700 when new, the file created (or reset) to 0600
+/// before SQLite opens it. SQLite gives its `-wal` and `-shm` files the
+/// database file's mode, so they are 0600 too; those an older server left
+/// are reset as well.
+fn private_sqlite_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let private = std::fs::Permissions::from_mode(0o600);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(private.clone())?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        match std::fs::set_permissions(std::path::Path::new(&side), private.clone()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Connects to a cell's database and brings its schema up to date.
@@ -279,5 +314,36 @@ mod tests {
             assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
             open.push(txn);
         }
+    }
+
+    /// The database, its write-ahead log and its shared-memory file are the
+    /// server's alone (0600), in a folder of its own (0700), whatever the
+    /// umask; a file an older server left readable is made private.
+    #[tokio::test]
+    async fn sqlite_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cell/cell.db");
+        let db = super::open_regional(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        for name in ["cell.db", "cell.db-wal", "cell.db-shm"] {
+            let file = dir.path().join("cell").join(name);
+            assert_eq!(mode(&file), 0o600, "{name}");
+        }
+        assert_eq!(mode(&dir.path().join("cell")), 0o700);
+        db.close().await.unwrap();
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = super::open_regional(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        assert_eq!(mode(&path), 0o600, "an existing database is made private");
+        db.close().await.unwrap();
     }
 }

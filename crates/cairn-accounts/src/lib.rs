@@ -23,6 +23,7 @@ mod login;
 mod logins;
 mod password;
 mod profile;
+mod rate;
 mod service;
 mod sessions;
 mod signup;

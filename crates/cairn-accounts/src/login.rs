@@ -43,8 +43,11 @@ pub(crate) fn access_token(
     Ok((roles, token, expires_at))
 }
 
-/// Checks email and password from client address `ip`, throttling failures
-/// per account and per address.
+/// Checks email and password from client address `ip`, throttling per
+/// account and per address: the attempt is counted before the password is
+/// checked, so no more passwords are checked than the limits allow, however
+/// many arrive at once. An unknown or malformed email costs the same work
+/// and gets the same answer as a wrong password.
 pub(crate) async fn login(
     db: &DatabaseConnection,
     issuer: &TokenIssuer,
@@ -54,20 +57,20 @@ pub(crate) async fn login(
 ) -> Result<LoggedIn, Error> {
     let wrong = || Error::Unauthenticated("wrong email or password".into());
     let address = Subject::Address(ip);
-    throttle::check(db, address).await?;
+    let from_address = throttle::reserve(db, address).await?;
     // A malformed email cannot match any account: same answer as a wrong one.
-    let Ok(email) = Email::parse("email", email) else {
-        let failures = throttle::fail(db, address).await?;
-        tokio::time::sleep(throttle::delay(failures)).await;
-        return Err(wrong());
+    let normalized = Email::parse("email", email).map(|e| e.as_str().to_owned());
+    let account_email = normalized.as_deref().unwrap_or(email);
+    let account = Subject::Account(account_email);
+    let for_account = throttle::reserve(db, account).await?;
+    let found = match &normalized {
+        Ok(email) => user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(db)
+            .await
+            .map_err(db_err("finding a user"))?,
+        Err(_) => None,
     };
-    let account = Subject::Account(email.as_str());
-    throttle::check(db, account).await?;
-    let found = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(db)
-        .await
-        .map_err(db_err("finding a user"))?;
     let hash = found.as_ref().map(|u| u.password_hash.clone());
     let ok =
         tokio::task::spawn_blocking(move || verify_password_or_dummy(&password, hash.as_deref()))
@@ -76,14 +79,15 @@ pub(crate) async fn login(
     let user = match (ok, found) {
         (true, Some(user)) => user,
         _ => {
-            let failures = throttle::fail(db, account)
+            let pause = throttle::failed(db, account, for_account)
                 .await?
-                .max(throttle::fail(db, address).await?);
-            tokio::time::sleep(throttle::delay(failures)).await;
+                .max(throttle::failed(db, address, from_address).await?);
+            tokio::time::sleep(pause).await;
             return Err(wrong());
         }
     };
-    throttle::clear(db, account).await?;
+    throttle::succeeded(db, account).await?;
+    throttle::succeeded(db, address).await?;
     let (roles, token, expires_at) = access_token(issuer, &user)?;
     let refresh = sessions::issue(db, &user, None).await?;
     Ok(LoggedIn {

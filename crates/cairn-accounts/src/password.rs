@@ -97,12 +97,18 @@ pub(crate) async fn confirm_email(
 
 /// Queues a reset mail when `email` is a user of this cell. Returns whether
 /// a mail was queued (never shown to the caller).
+/// Mails a reset code to `email` if it has an account; the answer is the
+/// same either way. Limited per client address `ip` and per mailbox.
 pub(crate) async fn request_reset(
     db: &DatabaseConnection,
     region: Region,
     email: &str,
+    ip: &str,
 ) -> Result<bool, Error> {
-    let Ok(email) = Email::parse("email", email) else {
+    let parsed = Email::parse("email", email);
+    let mailbox = parsed.as_ref().ok().map(|e| e.as_str());
+    crate::rate::limit_mailing(db, crate::rate::Mailing::PasswordReset, ip, mailbox).await?;
+    let Ok(email) = parsed else {
         return Ok(false);
     };
     let found = user::Entity::find()

@@ -133,9 +133,9 @@ impl pb::accounts_service_server::AccountsService for AccountsService {
         &self,
         request: Request<pb::RequestPasswordResetRequest>,
     ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
-        if crate::password::request_reset(&self.db, self.auth.region(), &request.get_ref().email)
-            .await?
-        {
+        let ip = client_ip(&request);
+        let email = &request.get_ref().email;
+        if crate::password::request_reset(&self.db, self.auth.region(), email, &ip).await? {
             self.mail.notify_one();
         }
         Ok(Response::new(pb::RequestPasswordResetResponse {}))

@@ -27,6 +27,14 @@ pub(crate) async fn sign_up(
     form: SignUp,
     ip: &str,
 ) -> Result<SignedUp, Error> {
+    // Sign-up mails a confirmation code to the address given.
+    crate::rate::limit_mailing(
+        db,
+        crate::rate::Mailing::SignUp,
+        ip,
+        Some(form.email.as_str()),
+    )
+    .await?;
     let company_id = CompanyId::new();
     let user_id = UserId::new();
     let password = form.password;

@@ -1,24 +1,28 @@
-//! Login throttling: failed attempts are slowed down, then locked out for a
-//! while, per account and per client address. State lives in the cell's
-//! database, so every replica sees the same counts.
+//! Login throttling: at most a few passwords are checked per account and
+//! per client address in a window, failures are slowed down, and reaching
+//! the limit locks the subject for a while.
+//!
+//! Each login reserves its attempt (see [`crate::rate`]) before the password
+//! is verified, so a burst of concurrent guesses checks no more passwords
+//! than the limit: the others are refused without being looked at.
 
 use std::time::Duration;
 
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use sea_orm::DatabaseConnection;
 
 use cairn_core::Error;
-use cairn_entity::db_err;
-use cairn_entity::regional::login_throttle;
 
-/// Failures counted over this window.
+use crate::rate;
+
+/// Attempts counted over this window.
 const WINDOW_SECS: i64 = 15 * 60;
 /// How long a lock lasts.
 const LOCK_SECS: i64 = 15 * 60;
-/// Failures before an account is locked.
-const ACCOUNT_LIMIT: i32 = 5;
-/// Failures before a client address is locked (it may serve many people).
-const ADDRESS_LIMIT: i32 = 20;
+/// Passwords checked for one account in a window.
+pub(crate) const ACCOUNT_LIMIT: i32 = 5;
+/// Passwords checked from one client address in a window (it may serve
+/// many people).
+pub(crate) const ADDRESS_LIMIT: i32 = 20;
 
 #[derive(Clone, Copy)]
 pub(crate) enum Subject<'a> {
@@ -28,15 +32,10 @@ pub(crate) enum Subject<'a> {
 
 impl Subject<'_> {
     fn key(&self) -> Vec<u8> {
-        let (kind, value) = match self {
-            Subject::Account(email) => ("account", *email),
-            Subject::Address(ip) => ("address", *ip),
-        };
-        let mut h = blake3::Hasher::new();
-        h.update(kind.as_bytes());
-        h.update(b"\0");
-        h.update(value.as_bytes());
-        h.finalize().as_bytes().to_vec()
+        match self {
+            Subject::Account(email) => rate::key("account", email),
+            Subject::Address(ip) => rate::key("address", ip),
+        }
     }
 
     fn limit(&self) -> i32 {
@@ -47,76 +46,50 @@ impl Subject<'_> {
     }
 }
 
-/// Refuses a subject that is locked right now.
-pub(crate) async fn check(db: &DatabaseConnection, subject: Subject<'_>) -> Result<(), Error> {
-    let row = login_throttle::Entity::find_by_id(subject.key())
-        .one(db)
-        .await
-        .map_err(db_err("reading login throttle"))?;
-    if let Some(until) = row.and_then(|r| r.locked_until) {
-        let left = (until - Utc::now()).num_seconds();
-        if left > 0 {
-            return Err(Error::RateLimited {
-                message: "too many failed logins".into(),
-                retry_after_secs: left as u64,
-            });
-        }
+/// An attempt that may check a password: its number in the window.
+#[derive(Clone, Copy)]
+pub(crate) struct Reserved(i32);
+
+fn too_many(retry_after_secs: u64) -> Error {
+    Error::RateLimited {
+        message: "too many failed logins".into(),
+        retry_after_secs,
     }
-    Ok(())
 }
 
-/// Counts a failure; returns how many are on record in the window.
-pub(crate) async fn fail(db: &DatabaseConnection, subject: Subject<'_>) -> Result<i32, Error> {
-    let now = Utc::now();
-    let key = subject.key();
-    let row = login_throttle::Entity::find_by_id(key.clone())
-        .one(db)
-        .await
-        .map_err(db_err("reading login throttle"))?;
-    let failures = match row {
-        Some(row) => {
-            let fresh = (now - row.window_started_at).num_seconds() > WINDOW_SECS;
-            let failures = if fresh { 1 } else { row.failures + 1 };
-            let mut active = row.into_active_model();
-            if fresh {
-                active.window_started_at = Set(now);
-            }
-            if failures >= subject.limit() {
-                active.failures = Set(0);
-                active.window_started_at = Set(now);
-                active.locked_until = Set(Some(now + chrono::Duration::seconds(LOCK_SECS)));
-            } else {
-                active.failures = Set(failures);
-            }
-            active
-                .update(db)
-                .await
-                .map_err(db_err("counting a failed login"))?;
-            failures
-        }
-        None => {
-            login_throttle::ActiveModel {
-                key: Set(key),
-                failures: Set(1),
-                window_started_at: Set(now),
-                locked_until: Set(None),
-            }
-            .insert(db)
-            .await
-            .map_err(db_err("counting a failed login"))?;
-            1
-        }
-    };
-    Ok(failures)
+/// Counts an attempt for `subject` and says whether it may go on: refused
+/// (RATE_LIMITED) while the subject is locked or past its limit.
+pub(crate) async fn reserve(
+    db: &DatabaseConnection,
+    subject: Subject<'_>,
+) -> Result<Reserved, Error> {
+    let count = rate::count(db, subject.key(), WINDOW_SECS).await?;
+    match count.refused_for(subject.limit(), WINDOW_SECS) {
+        Some(secs) => Err(too_many(secs)),
+        None => Ok(Reserved(count.attempts)),
+    }
 }
 
-/// Forgets an account's failures after a successful login.
-pub(crate) async fn clear(db: &DatabaseConnection, subject: Subject<'_>) -> Result<(), Error> {
-    login_throttle::Entity::delete_by_id(subject.key())
-        .exec(db)
-        .await
-        .map_err(db_err("clearing login throttle"))?;
-    Ok(())
+/// The reserved attempt failed: the subject is locked once it reached its
+/// limit. Returns the pause to make before answering.
+pub(crate) async fn failed(
+    db: &DatabaseConnection,
+    subject: Subject<'_>,
+    attempt: Reserved,
+) -> Result<Duration, Error> {
+    if attempt.0 >= subject.limit() {
+        rate::lock(db, subject.key(), LOCK_SECS).await?;
+    }
+    Ok(delay(attempt.0))
+}
+
+/// The reserved attempt succeeded: an account forgets its failures, an
+/// address gets its attempt back.
+pub(crate) async fn succeeded(db: &DatabaseConnection, subject: Subject<'_>) -> Result<(), Error> {
+    match subject {
+        Subject::Account(_) => rate::clear(db, subject.key()).await,
+        Subject::Address(_) => rate::release(db, subject.key()).await,
+    }
 }
 
 /// The pause before answering the n-th failure: 100 ms doubling, at most 1.6 s.

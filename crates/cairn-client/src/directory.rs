@@ -36,7 +36,9 @@ impl Directory {
         &self.connection
     }
 
-    /// The endpoint of the cell holding `login`; NOT_FOUND for an unknown one.
+    /// The endpoint of the cell holding `login`. An unknown login gets a
+    /// cell too (logging in there is "wrong email or password"); servers
+    /// before that answered NOT_FOUND.
     pub async fn locate_login(&self, login: &str) -> Result<String, ClientError> {
         let request = LocateLoginRequest {
             login: login.to_owned(),

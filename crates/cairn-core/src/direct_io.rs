@@ -116,6 +116,25 @@ impl DirectWriter {
         })
     }
 
+    /// [`DirectWriter::create_new`] of a file only its owner may read
+    /// (mode 0600, whatever the umask): what a server stores for a tenant.
+    pub fn create_private(
+        path: &Path,
+        try_direct: bool,
+        write_size: usize,
+    ) -> io::Result<DirectWriter> {
+        DirectWriter::open(try_direct, write_size, |flags| {
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::private::FILE_MODE)
+                .custom_flags(flags)
+                .open(path)?;
+            crate::private::restrict_file(&file)?;
+            Ok(file)
+        })
+    }
+
     /// Whether the file takes direct I/O.
     pub fn is_direct(&self) -> bool {
         self.direct

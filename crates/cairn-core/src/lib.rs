@@ -3,8 +3,9 @@
 //! (and the functions a client reads that reason back with), and
 //! configuration loading.
 //!
-//! This crate holds no I/O beyond reading configuration and secret files and
-//! the direct-I/O file writer the store and the agent share; it must not
+//! This crate holds no I/O beyond reading configuration and secret files,
+//! private file modes and the direct-I/O file writer the store and the agent
+//! share; it must not
 //! depend on a database, an object store or a service crate.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod limits;
 pub mod people;
 pub mod policy;
+pub mod private;
 pub mod process;
 pub mod reason;
 pub mod region;

@@ -80,18 +80,19 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::internal_with(&format!("writing {}", path.display()), e))
 }
 
-/// Creates a new, empty file readable only by its owner (and its folder).
+/// Creates a new, empty file readable only by its owner (mode 0600, and its
+/// new folders 0700, whatever the umask).
 pub fn create_private(path: &Path) -> Result<std::fs::File, Error> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
+        crate::private::create_dir_all(parent)
             .map_err(|e| Error::internal_with(&format!("creating {}", parent.display()), e))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::private::FILE_MODE);
     options
         .open(path)
+        .and_then(|file| crate::private::restrict_file(&file).map(|()| file))
         .map_err(|e| Error::internal_with(&format!("creating {}", path.display()), e))
 }
 

@@ -28,6 +28,17 @@ impl Hasher {
         self.hash(b"company\0", company.0.as_bytes())
     }
 
+    /// The region answered for a login nobody holds: one of `regions`,
+    /// chosen by the login's keyed hash, so the same login always gets the
+    /// same one and nobody without the directory's key can tell it from a
+    /// real answer.
+    pub fn stand_in(&self, login: &str, regions: &[Region]) -> Option<Region> {
+        let hash = self.hash(b"stand-in\0", login.as_bytes());
+        let pick = u64::from_le_bytes(hash[..8].try_into().ok()?);
+        let count = u64::try_from(regions.len()).ok().filter(|n| *n > 0)?;
+        regions.get(usize::try_from(pick % count).ok()?).copied()
+    }
+
     fn hash(&self, domain: &[u8], value: &[u8]) -> Vec<u8> {
         let mut h = blake3::Hasher::new_keyed(&self.key);
         h.update(domain);
@@ -76,6 +87,11 @@ impl DirectoryRepo {
             .await
             .map_err(db_err("locating a login"))?;
         row.map(|r| r.region.parse()).transpose()
+    }
+
+    /// The region answered for a login nobody holds ([`Hasher::stand_in`]).
+    pub fn stand_in(&self, login: &str, regions: &[Region]) -> Option<Region> {
+        self.hasher.stand_in(login, regions)
     }
 
     /// Forgets a login, only if `region` owns it.
@@ -131,5 +147,21 @@ mod tests {
             repo.unregister("a@example.ie", Region::Eu).await.unwrap();
             assert_eq!(repo.locate("a@example.ie").await.unwrap(), None);
         }
+    }
+
+    #[test]
+    fn an_unknown_login_always_gets_the_same_stand_in() {
+        let hasher = Hasher::new([1; 32]);
+        let regions = [Region::Eu, Region::Us];
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..64 {
+            let login = format!("nobody{i}@example.com");
+            let first = hasher.stand_in(&login, &regions);
+            assert_eq!(first, Hasher::new([1; 32]).stand_in(&login, &regions));
+            seen.insert(first);
+        }
+        // Both regions come up: the choice does not single one out.
+        assert_eq!(seen.len(), 2);
+        assert_eq!(hasher.stand_in("x@example.com", &[]), None);
     }
 }

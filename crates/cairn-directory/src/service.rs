@@ -1,21 +1,38 @@
 //! gRPC adapter of the directory.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 
 use tonic::{Request, Response, Status};
 
 use cairn_auth::{PrincipalKind, TokenVerifier};
 use cairn_core::validate::{Country, Email};
-use cairn_core::{CompanyId, EntityKind, Error, Region};
+use cairn_core::{CompanyId, Error, Region};
 use cairn_proto::directory::v1 as pb;
 
 use crate::DirectoryRepo;
+
+/// LocateLogin lookups one client address may make: a few a second, in
+/// bursts of [`LOOKUP_BURST`] (a person logs in once; the cells' own
+/// requests carry cell tokens and are not looked up this way).
+const LOOKUPS_PER_SECOND: NonZeroU32 = NonZeroU32::new(5).unwrap();
+const LOOKUP_BURST: NonZeroU32 = NonZeroU32::new(20).unwrap();
+/// The lookup limiter forgets addresses it has not seen for a while every
+/// this many lookups, so its memory does not grow with the addresses seen.
+const FORGET_EVERY: u64 = 4096;
 
 pub struct DirectoryService {
     repo: DirectoryRepo,
     cells: BTreeMap<Region, String>,
     verifier: Arc<TokenVerifier>,
+    lookups: DefaultKeyedRateLimiter<IpAddr>,
+    lookups_made: AtomicU64,
 }
 
 impl DirectoryService {
@@ -30,7 +47,31 @@ impl DirectoryService {
             repo,
             cells,
             verifier,
+            lookups: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(LOOKUPS_PER_SECOND).allow_burst(LOOKUP_BURST),
+            ),
+            lookups_made: AtomicU64::new(0),
         }
+    }
+
+    /// Refuses a client address past its share of lookups (RATE_LIMITED,
+    /// with the wait). A request without an address (not over TCP) is not
+    /// limited here.
+    fn limit_lookups<T>(&self, request: &Request<T>) -> Result<(), Error> {
+        if self.lookups_made.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.lookups.retain_recent();
+            self.lookups.shrink_to_fit();
+        }
+        let Some(addr) = request.remote_addr() else {
+            return Ok(());
+        };
+        self.lookups.check_key(&addr.ip()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Error::RateLimited {
+                message: "too many login lookups from this address".into(),
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }
+        })
     }
 
     fn cell(&self, region: Region) -> Result<pb::Cell, Error> {
@@ -86,12 +127,20 @@ impl pb::directory_service_server::DirectoryService for DirectoryService {
         &self,
         request: Request<pb::LocateLoginRequest>,
     ) -> Result<Response<pb::LocateLoginResponse>, Status> {
+        self.limit_lookups(&request)?;
         let login = Email::parse("login", &request.get_ref().login)?;
-        let region = self
-            .repo
-            .locate(login.as_str())
-            .await?
-            .ok_or_else(|| Error::not_found(EntityKind::Login, "for this email"))?;
+        // An unknown login gets a cell too, the same one every time (chosen
+        // by its keyed hash), where logging in answers "wrong email or
+        // password" as for a wrong password: the answer does not tell
+        // whether the login exists.
+        let regions: Vec<Region> = self.cells.keys().copied().collect();
+        let region = match self.repo.locate(login.as_str()).await? {
+            Some(region) => region,
+            None => self
+                .repo
+                .stand_in(login.as_str(), &regions)
+                .ok_or_else(|| Error::Unavailable("no cell is known".into()))?,
+        };
         Ok(Response::new(pb::LocateLoginResponse {
             cell: Some(self.cell(region)?),
         }))

@@ -39,12 +39,16 @@ impl Mailer {
                 .map(|b| Mailer::Smtp(b.build()))
                 .map_err(|e| Error::invalid("smtp_url", e.to_string())),
             None => {
-                std::fs::create_dir_all(folder).map_err(|e| {
-                    Error::invalid(
-                        "data_dir",
-                        format!("cannot create {}: {e}", folder.display()),
-                    )
-                })?;
+                // Mail carries one-time codes: the folder is the server's
+                // alone (0700), even if an older server left it open.
+                cairn_core::private::create_dir_all(folder)
+                    .and_then(|()| cairn_core::private::restrict_dir(folder))
+                    .map_err(|e| {
+                        Error::invalid(
+                            "data_dir",
+                            format!("cannot create {}: {e}", folder.display()),
+                        )
+                    })?;
                 Ok(Mailer::Files(folder.to_owned()))
             }
         }
@@ -57,11 +61,15 @@ impl Mailer {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Mailer::Files(folder) => AsyncFileTransport::<Tokio1Executor>::new(folder)
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            Mailer::Files(folder) => {
+                let id = AsyncFileTransport::<Tokio1Executor>::new(folder)
+                    .send(message)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // Readable by the server's user only (0600), like its folder.
+                cairn_core::private::restrict_path(&folder.join(format!("{id}.eml")))
+                    .map_err(|e| format!("making {id}.eml private: {e}"))
+            }
         }
     }
 }

@@ -36,11 +36,15 @@ use cairn_proto::orgs::v1::orgs_service_server::OrgsServiceServer;
 use cairn_store::CellStore;
 
 use crate::answers::{AnswersLayer, CALL_LIMIT};
+use crate::edge::{EdgeLayer, PerAddress, Tokens};
 
 mod answers;
+mod edge;
+mod incoming;
 
-/// A listener's router: every answer carries a reason, every call a time limit.
-type CairnRouter = Router<Stack<AnswersLayer, Identity>>;
+/// A listener's router: every answer carries a reason, every call a time
+/// limit, and a call that needs a token is checked before its body is read.
+type CairnRouter = Router<Stack<EdgeLayer, Stack<AnswersLayer, Identity>>>;
 
 /// The log filter when `RUST_LOG` is not set. Database drivers stay at
 /// `warn`: their debug output would carry statement parameters.
@@ -50,8 +54,18 @@ pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migrat
 /// server stopped mid-upload left them.
 const STAGING_SWEEP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Concurrent requests per connection; bounds memory held by uploads.
+/// Concurrent requests per connection; bounds memory held by uploads. The
+/// HTTP/2 limit on open streams is the same, so no stream waits for a turn
+/// with its body piling up unread in the transport.
 const CONCURRENCY_PER_CONNECTION: usize = 64;
+
+/// HTTP/2 pings on a quiet connection, and how long the answer may take
+/// before the connection is closed: a peer that vanished frees its slot.
+const HTTP2_KEEPALIVE: Duration = Duration::from_secs(30);
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The largest request header block: a bearer token is under 1 KiB.
+const MAX_HEADER_LIST: u32 = 16 * 1024;
 
 /// A started server: where it listens, and how to stop it.
 pub struct Running {
@@ -93,6 +107,7 @@ fn endpoint(public: &Option<String>, addr: SocketAddr) -> String {
 async fn base(
     router_name: &str,
     services: &[&str],
+    tokens: Tokens,
 ) -> anyhow::Result<(CairnRouter, tonic_health::server::HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = || {
@@ -118,21 +133,28 @@ async fn base(
     let router = Server::builder()
         .trace_fn(move |request| tracing::info_span!("rpc", listener = %listener, method = %request.uri().path()))
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+        .max_concurrent_streams(CONCURRENCY_PER_CONNECTION as u32)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .http2_max_header_list_size(MAX_HEADER_LIST)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
         .layer(AnswersLayer::new(CALL_LIMIT))
+        .layer(EdgeLayer::new(tokens))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     Ok((router, reporter))
 }
 
-/// Accepted connections with Nagle's algorithm off: many calls are small
+/// Accepted connections with Nagle's algorithm off (many calls are small
 /// requests answered by a stream, which Nagle and delayed acknowledgements
-/// would hold back for tens of milliseconds each.
-fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+/// would hold back for tens of milliseconds each), limited per address.
+fn incoming(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<incoming::Counted>> {
+    incoming::incoming(listener, PerAddress::default())
 }
 
 /// Binds, opens and starts everything `config` asks for.
@@ -198,8 +220,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             (*endpoints).clone(),
             verifier.clone(),
         );
-        let (router, reporter) =
-            base("directory", &["cairn.directory.v1.DirectoryService"]).await?;
+        let (router, reporter) = base(
+            "directory",
+            &["cairn.directory.v1.DirectoryService"],
+            Tokens::Directory(verifier.clone()),
+        )
+        .await?;
         reporter
             .set_serving::<DirectoryServiceServer<DirectoryService>>()
             .await;
@@ -313,7 +339,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             store.clone(),
         );
         let orgs = OrgsService::new(db.clone(), auth.clone(), issuer, master);
-        let backup = BackupService::new(db, store, auth);
+        let backup = BackupService::new(db, store, auth.clone());
         let (router, reporter) = base(
             region.as_str(),
             &[
@@ -322,6 +348,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
                 "cairn.orgs.v1.OrgsService",
                 "cairn.backup.v1.BackupService",
             ],
+            Tokens::Cell(auth.clone()),
         )
         .await?;
         reporter

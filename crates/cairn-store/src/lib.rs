@@ -183,7 +183,10 @@ impl CellStore {
                 format!("unsupported bucket URL `{url}`: use file:///path or a path"),
             ));
         }
-        std::fs::create_dir_all(path)
+        // The bucket is the server's alone: new folders and packs are 0700
+        // and 0600, and the root is made private if an older server left it open.
+        cairn_core::private::create_dir_all(std::path::Path::new(path))
+            .and_then(|()| cairn_core::private::restrict_dir(std::path::Path::new(path)))
             .map_err(|e| Error::invalid("bucket", format!("cannot create {path}: {e}")))?;
         let fs = Arc::new(
             LocalFileSystem::new_with_prefix(path)

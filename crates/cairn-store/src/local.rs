@@ -72,11 +72,11 @@ impl Staging {
 
     /// `create`, with direct I/O only if `try_direct` (and possible).
     fn open(dir: PathBuf, try_direct: bool) -> io::Result<Staging> {
-        std::fs::create_dir_all(&dir)?;
+        cairn_core::private::create_dir_all(&dir)?;
         loop {
             let suffix = u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("pack#{suffix}"));
-            match DirectWriter::create_new(&path, try_direct, WRITE_SIZE) {
+            match DirectWriter::create_private(&path, try_direct, WRITE_SIZE) {
                 Ok(writer) => {
                     return Ok(Staging {
                         writer,
@@ -112,7 +112,7 @@ fn link_durably(from: &Path, dest: &Path) -> io::Result<Written> {
     let dir = folder_of(dest)?;
     let new_dir = !dir.is_dir();
     if new_dir {
-        std::fs::create_dir_all(dir)?;
+        cairn_core::private::create_dir_all(dir)?;
     }
     match std::fs::hard_link(from, dest) {
         Ok(()) => {

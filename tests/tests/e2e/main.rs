@@ -9,6 +9,7 @@ mod backup_restore;
 mod chunk_index;
 mod company;
 mod discovery;
+mod edge;
 mod hostile;
 mod integrity;
 mod interrupted;

@@ -152,7 +152,7 @@ async fn a_member_deleting_themself_leaves_nothing_personal_behind() {
         let owner = sign_up(&cell, "Acme").await;
         let bob = invited(&cell, &owner, "bob@acme.example.com", "member").await;
         equipped(&cell, &bob).await;
-        crate::password::request_reset(&cell.db, Region::Us, &bob.email)
+        crate::password::request_reset(&cell.db, Region::Us, &bob.email, "198.51.100.7")
             .await
             .unwrap();
         let folder = tempfile_dir();

@@ -7,6 +7,7 @@ mod deletion;
 mod export;
 mod invitations;
 mod leaving;
+mod mailing_limits;
 mod profile;
 mod roles;
 mod sessions;
