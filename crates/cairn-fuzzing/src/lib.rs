@@ -11,10 +11,12 @@
 
 mod files;
 mod requests;
+mod seeds;
 mod stored;
 
 pub use files::{CACHE_COMPANY, agent_state, config, parent_cache};
 pub use requests::{accounts_requests, backup_requests, orgs_requests};
+pub use seeds::seeds;
 pub use stored::{pack, tree};
 
 /// A harness: arbitrary bytes in, nothing out; it must return for every input.

@@ -10,7 +10,7 @@ use cairn_proto::backup::v1 as backup;
 use crate::split;
 
 /// A fixed data key: the harness seals what it lets the decoder open.
-fn key() -> DataKey {
+pub(crate) fn key() -> DataKey {
     DataKey::from_bytes(&[7; 32]).unwrap_or_else(|_| unreachable!("32 bytes make a key"))
 }
 
