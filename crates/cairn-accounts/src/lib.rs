@@ -19,6 +19,8 @@ mod delete;
 mod directory_link;
 mod email;
 mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod login;
 mod logins;
 mod password;

@@ -11,6 +11,8 @@ pub mod cli;
 mod client;
 pub mod daemon;
 mod enroll;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idset;
 pub mod policy;
 pub mod printable;

@@ -27,6 +27,8 @@ mod testing;
 mod tests;
 
 pub use grpc::BackupService;
+#[doc(hidden)]
+pub use grpc::fuzzing;
 pub use snapshots::sweep_unfinished as sweep_unfinished_commits;
 
 /// At most this many chunk ids per request or message.

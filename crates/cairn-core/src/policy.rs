@@ -43,7 +43,9 @@ impl Schedule {
         }
         if let Some(every) = value.strip_prefix("every ") {
             let every = every.trim();
-            let (number, unit) = every.split_at(every.len().saturating_sub(1));
+            // The unit is the last character, whatever its width.
+            let unit_at = every.char_indices().next_back().map_or(0, |(at, _)| at);
+            let (number, unit) = every.split_at(unit_at);
             let n: u64 = number.trim().parse().map_err(|_| bad())?;
             let secs = match unit {
                 "m" if (5..=10_080).contains(&n) => n * 60,
@@ -320,6 +322,8 @@ mod tests {
             "daily 2:3",
             "hourly",
             "every 5x",
+            "every \u{1d7}",
+            "every 5\u{1d7}",
         ] {
             let err = Schedule::parse("policy.schedule", s)
                 .unwrap_err()

@@ -26,6 +26,8 @@ pub mod maintenance;
 mod usage;
 
 pub use api::OrgsService;
+#[doc(hidden)]
+pub use api::fuzzing;
 
 #[cfg(test)]
 mod tests;

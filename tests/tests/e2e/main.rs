@@ -5,6 +5,7 @@
 
 mod admin;
 mod api_errors;
+mod authz_matrix;
 mod backup_restore;
 mod chunk_index;
 mod company;

@@ -114,6 +114,19 @@ impl ParentCache {
         std::mem::take(&mut self.trees)
     }
 
+    /// Passes every entry left, as a walk that meets them all would: how
+    /// many there were, and how many had well-formed chunk ids. For the
+    /// fuzz target (`cairn_agent::fuzzing`).
+    pub(crate) fn drain(&mut self) -> (usize, usize) {
+        let (mut entries, mut valid) = (0, 0);
+        while let Some(entry) = self.current.take() {
+            entries += 1;
+            valid += usize::from(entry.chunk_ids().is_some());
+            self.advance();
+        }
+        (entries, valid)
+    }
+
     /// Forgets the cache (its chunks are no longer all on the server).
     pub(crate) fn remove(state_dir: &Path) {
         let _ = fs::remove_file(Self::path(state_dir));

@@ -4,6 +4,8 @@
 //! back; request streams are decoded here into streams of domain items.
 
 mod convert;
+#[doc(hidden)]
+pub mod fuzzing;
 mod service;
 #[cfg(test)]
 mod stream_tests;

@@ -5,6 +5,8 @@
 //! No SQL here.
 
 mod convert;
+#[doc(hidden)]
+pub mod fuzzing;
 mod service;
 
 use std::sync::Arc;
