@@ -277,7 +277,7 @@ async fn a_hostile_snapshot_cannot_hurt_the_restoring_machine() {
         );
         assert!(message.contains("claims-10.bin: chunk"), "{message}");
         assert!(
-            message.contains("is larger than its file's recorded size"),
+            message.contains("bytes, the most its place allows (its file's recorded size"),
             "{message}"
         );
         assert!(

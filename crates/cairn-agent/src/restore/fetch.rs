@@ -80,7 +80,7 @@ impl Restorer {
             Ok(decoded) => out.extend(decoded),
             Err(err) if err.is::<PastBounds>() => {
                 if let [id] = batch {
-                    out.insert(*id, Err(too_large(id)));
+                    out.insert(*id, Err(too_large(id, bounds.chunk)));
                 } else {
                     let (first, second) = batch.split_at(batch.len() / 2);
                     self.fetch_within(first, per_id, bounds, out)?;
@@ -117,7 +117,7 @@ impl Restorer {
             out.insert(
                 id,
                 plain.map_err(|e| match e {
-                    EngineError::TooLarge(_) => too_large(&id),
+                    EngineError::TooLarge(_) => too_large(&id, max),
                     // The server sends the copy the snapshot's person
                     // uploaded; one that does not open, or opens to other
                     // bytes, was damaged in storage or forged by another
@@ -181,8 +181,13 @@ impl Restorer {
     }
 }
 
-fn too_large(id: &ChunkId) -> String {
-    format!("chunk {id} is larger than its file's recorded size")
+/// Why `id` was refused: its plaintext passed `max`, the most its place
+/// allows (a file's recorded size, the largest chunk, or the largest tree).
+fn too_large(id: &ChunkId, max: usize) -> String {
+    format!(
+        "chunk {id} is larger than {max} bytes, the most its place allows (its file's \
+         recorded size, the largest chunk or the largest tree)"
+    )
 }
 
 /// The plaintext of `id` among `chunks`, or why it cannot be had.
